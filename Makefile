@@ -1,0 +1,45 @@
+# cornlib: two commands do everything on a fresh machine.
+#   make book   build the environment if missing, then the book (every notebook, small profile)
+#   make test   build the environment if missing, then the test suite (what .ci/run calls)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The local CPU build of torch; on a GPU box install your CUDA torch first and set TORCH= (empty).
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.cornlib-installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: env book book-force test test-fast run-small run-full clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	@if [ -n "$(TORCH)" ]; then $(BIN)/python -m pip install -q "$(TORCH)"; fi
+	$(BIN)/python -m pip install -q -e ".[book,test]"
+	@touch $(STAMP)
+
+book: env
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
+
+book-force: env
+	rm -rf _build/.jupyter_cache runs/small
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
+
+test: env
+	$(BIN)/python -m pytest
+
+test-fast: env
+	$(BIN)/python -m pytest -m "not notebooks"
+
+run-small: env
+	$(BIN)/python -m cornlib.run --profile small
+
+run-full: env
+	$(BIN)/python -m cornlib.run --profile full
+
+clean:
+	rm -rf _build runs build

@@ -1,0 +1,1 @@
+"""Data layer: genomes, promoters, expression targets, downloads and the simulated stand-in."""

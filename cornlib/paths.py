@@ -1,0 +1,37 @@
+"""Where things live: the repository, the run directory of a profile, the download cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_dir(path: str | os.PathLike) -> Path:
+    """Return the run directory ``path`` as an absolute path, creating it if needed.
+
+    Notebooks call this on their ``run_dir`` parameter; a relative path is taken from the
+    current directory (``notebooks/`` for the book and the driver).
+    """
+    p = Path(path).expanduser().resolve()
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """Return the cache directory for downloads and genome indexes, creating it if needed.
+
+    ``None`` means ``$CORNLIB_CACHE`` if set, else the user cache (``~/.cache/cornlib``).
+    """
+    if path is None:
+        env = os.environ.get("CORNLIB_CACHE")
+        if env:
+            path = env
+        else:
+            import pooch
+
+            path = pooch.os_cache("cornlib")
+    p = Path(path).expanduser().resolve()
+    p.mkdir(parents=True, exist_ok=True)
+    return p

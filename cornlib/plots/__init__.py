@@ -1,0 +1,1 @@
+"""Figures the notebooks show, one module per chapter topic; each function returns ``fig, ax``."""

@@ -1,0 +1,28 @@
+"""Every notebook of the book runs, in _toc.yml order, through the papermill driver (tiny profile)."""
+
+import pytest
+
+from cornlib import profiles, run
+
+NOTEBOOKS = run.notebooks()
+_failed: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def tiny_run_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("run_tiny")
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path, tiny_run_dir):
+    if _failed:
+        pytest.skip(f"an earlier notebook failed ({_failed[0]}), and this one reads its outputs")
+    params = profiles.load("tiny")
+    try:
+        entry = run.run_notebook(path, tiny_run_dir, params, progress=False, timeout=1200)
+    except Exception:
+        _failed.append(path.stem)
+        raise
+    assert entry["status"] == "ok"
+    assert (tiny_run_dir / f"{path.stem}.ipynb").exists()
