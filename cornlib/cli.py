@@ -5,26 +5,102 @@ from __future__ import annotations
 import argparse
 import sys
 
+PROMOTERS_EPILOG = """\
+Coordinates in the output are 0-based, half-open; sequences read 5'->3' on the gene's strand.
+The FASTA output has one record per promoter, headed '>GENE_ID species=.. loc=CHROM:START-END(STRAND)
+flags=..'; the Parquet output has the columns of cornlib.data.promoters.COLUMNS. A compressed
+FASTA is decompressed once into the cache (--cache-dir, $CORNLIB_CACHE or ~/.cache/cornlib).
+"""
+
+
+def _add_promoters(sub) -> None:
+    from cornlib.data import promoters
+
+    d = promoters.DEFAULTS
+    p = sub.add_parser(
+        "promoters", help="extract promoters from a genome FASTA and its GFF3 annotation",
+        description="Extract promoters around the TSS of annotated genes (FloraBERT's method: "
+                    "upstream flanks trimmed at neighbouring gene bodies).",
+        epilog=PROMOTERS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fasta", required=True, help="genome FASTA (plain, gzip or BGZF)")
+    p.add_argument("--gff", required=True, help="GFF3 annotation (plain or gzip)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output file: .fa/.fasta/.fna (FASTA) or .parquet (table)")
+    p.add_argument("--upstream", type=int, default=d["upstream"],
+                   help="bases before the TSS (%(default)s)")
+    p.add_argument("--downstream", type=int, default=d["downstream"],
+                   help="bases from the TSS on, TSS included (%(default)s)")
+    p.add_argument("--trim-neighbours", action=argparse.BooleanOptionalAction,
+                   default=d["trim_neighbours"],
+                   help="cut the upstream flank at the nearest gene body, as FloraBERT (default: on)")
+    p.add_argument("--min-length", type=int, default=d["min_length"],
+                   help="drop shorter promoters (%(default)s)")
+    p.add_argument("--max-n-fraction", type=float, default=d["max_n_fraction"],
+                   help="drop promoters with a larger fraction of N (%(default)s)")
+    p.add_argument("--edge-policy", choices=["drop", "flag"], default=d["edge_policy"],
+                   help="windows clipped at a chromosome end: drop them or keep them flagged")
+    p.add_argument("--soft-mask", choices=["upper", "keep"], default=d["soft_mask"],
+                   help="upper-case soft-masked bases or keep them lowercase")
+    p.add_argument("--iupac", choices=["to_n", "keep"], default=d["iupac"],
+                   help="IUPAC ambiguity codes become N, or are kept")
+    p.add_argument("--biotypes", nargs="+", default=list(d["biotypes"]), metavar="BIOTYPE",
+                   help="biotypes that get promoters ('all' for every gene; default protein_coding)")
+    p.add_argument("--max-genes", type=int, default=None, help="keep at most N, evenly spaced")
+    p.add_argument("--species", default="genome", help="value of the species column")
+    p.add_argument("--cache-dir", default=None, help="where decompressed FASTA and indexes go")
+    p.set_defaults(func=promoters_command)
+
+
+def promoters_command(args: argparse.Namespace) -> int:
+    """Run ``cornlib promoters``: extract, write atomically, summarise on stderr."""
+    from cornlib.data import promoters
+
+    biotypes = None if [b.lower() for b in args.biotypes] == ["all"] else args.biotypes
+    try:
+        if not str(args.output).lower().endswith((".fa", ".fasta", ".fna", ".parquet")):
+            raise ValueError(f"cannot tell the format of {args.output}: use a .fa/.fasta/.fna "
+                             "or .parquet suffix")
+        table, report = promoters.extract(
+            args.fasta, args.gff, args.species, upstream=args.upstream,
+            downstream=args.downstream, trim_neighbours=args.trim_neighbours,
+            min_length=args.min_length, max_n_fraction=args.max_n_fraction,
+            edge_policy=args.edge_policy, soft_mask=args.soft_mask, max_genes=args.max_genes,
+            biotypes=biotypes, iupac=args.iupac, cache_dir=args.cache_dir)
+        promoters.write(table, args.output)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"cornlib promoters: error: {err}", file=sys.stderr)
+        return 2
+    print(summary(report, args.output), file=sys.stderr)
+    return 0
+
+
+def summary(report: dict, output: str) -> str:
+    """A few lines: genes in, promoters out, drops and flags by reason."""
+    dropped = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in report["dropped"].items() if n)
+    dropped = dropped or "none"
+    flagged = ", ".join(f"{n} {f}" for f, n in report["flagged"].items() if n) or "none"
+    return (f"cornlib promoters: {report['genes']} genes, {report['candidates']} candidates -> "
+            f"{report['kept']} promoters written to {output}\n"
+            f"  dropped: {dropped}\n  flagged: {flagged}\n  ({report['seconds']:.2f} s)")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cornlib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_promoters(sub)
 
     from cornlib import run
 
     p_run = sub.add_parser("run", help="run the book's notebooks with a profile (papermill)")
     run.build_parser(p_run)
-    p_run.set_defaults(func=lambda a: run.main(_argv_after("run")))
+    p_run.set_defaults(func=lambda a: run.main(a.argv_after_command))
     return parser
 
 
-def _argv_after(word: str) -> list[str]:
-    argv = sys.argv[1:]
-    return argv[argv.index(word) + 1:]
-
-
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv_after_command = argv[argv.index(args.command) + 1:]
     return int(args.func(args) or 0)
 
 

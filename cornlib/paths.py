@@ -29,9 +29,11 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
         if env:
             path = env
         else:
-            import pooch
+            # platformdirs (a pooch dependency) without importing pooch, whose tqdm.auto
+            # import warns inside notebooks when ipywidgets is absent.
+            import platformdirs
 
-            path = pooch.os_cache("cornlib")
+            path = platformdirs.user_cache_dir("cornlib")
     p = Path(path).expanduser().resolve()
     p.mkdir(parents=True, exist_ok=True)
     return p

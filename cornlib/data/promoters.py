@@ -1,0 +1,672 @@
+"""Promoter extraction around annotated TSSs, with FloraBERT's neighbour trimming, and writers.
+
+Coordinate conventions
+----------------------
+All coordinates are 0-based, half-open (``[start, end)``, as in BED), on the forward strand of
+the FASTA record ``chrom``. ``tss`` is the 0-based position of the gene's first transcribed
+base (GFF3 ``start`` on ``+``, ``end`` on ``-``). ``sequence`` is written 5'→3' on the gene's
+strand (reverse-complemented on ``-``), so its first base is the most upstream one.
+
+The window of a gene is ``upstream`` bases before the TSS plus ``downstream`` bases from the
+TSS on (the TSS base included): ``[tss - upstream, tss + downstream)`` on ``+`` and
+``[tss - downstream + 1, tss + upstream + 1)`` on ``-``, clipped to the record.
+
+Neighbour trimming (``trim_neighbours=True``) reproduces FloraBERT's bedtools pipeline::
+
+    bedtools flank -i genes -g genome.fai -l UPSTREAM -r 0 -s   # the upstream flank
+      | bedtools subtract -a - -b genes                         # minus every gene body
+      | keep the fragment nearest the TSS                        # highest on +, lowest on -
+      | bedtools getfasta -s
+
+where ``genes`` are all GFF3 features of type ``gene`` whatever their biotype (the gene's own
+body is adjacent to its flank, never overlapping it). The kept fragment may not touch the TSS
+when another gene covers the bases just upstream of it: such promoters are flagged
+``detached``, as FloraBERT kept them. The ``downstream`` part lies inside the gene's own
+transcript and is not trimmed; it is appended only to a fragment that touches the TSS.
+
+Letters: ``ACGTN`` (either case) are kept; the IUPAC ambiguity codes ``RYSWKMBDHV`` become
+``N`` (``iupac="to_n"``, case kept, counted in ``n_iupac`` and flagged ``iupac``) or stay as
+they are (``iupac="keep"``); any other letter is an error naming the gene and the position.
+Soft-masked (lowercase) bases are upper-cased (``soft_mask="upper"``) or kept (``"keep"``);
+``masked_fraction`` records how much of each promoter was lowercase either way.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cornlib.data import genome
+
+#: Columns of the promoter table, in order (see the module docstring for conventions).
+COLUMNS = ["gene_id", "species", "chrom", "start", "end", "strand", "tss", "length", "sequence",
+           "flags", "biotype", "gc_fraction", "n_fraction", "masked_fraction", "n_iupac"]
+_DTYPES = {"gene_id": "str", "species": "str", "chrom": "str", "start": np.int64, "end": np.int64,
+           "strand": "str", "tss": np.int64, "length": np.int64, "sequence": "str", "flags": "str",
+           "biotype": "str", "gc_fraction": np.float64, "n_fraction": np.float64,
+           "masked_fraction": np.float64, "n_iupac": np.int64}
+#: Why a candidate gene gets no promoter, in the order the checks run.
+DROP_REASONS = ["unstranded", "covered_by_neighbours", "chrom_edge", "too_short", "too_many_n",
+                "max_genes"]
+#: Flags a kept promoter may carry (``;``-separated in the ``flags`` column).
+FLAGS = ["trimmed", "detached", "clipped", "iupac"]
+#: Library defaults (the small profile's values).
+DEFAULTS: dict[str, Any] = dict(upstream=1000, downstream=0, trim_neighbours=True, min_length=100,
+                                max_n_fraction=0.1, edge_policy="drop", soft_mask="upper",
+                                max_genes=None, biotypes=("protein_coding",), iupac="to_n")
+
+# per-byte code = 2 * class + lowercase, class 0 AT, 1 GC, 2 N, 3 IUPAC ambiguity; 8 = invalid
+_INVALID = 8
+_CODE = np.full(256, _INVALID, dtype=np.int64)
+for _cls, _letters in enumerate((b"AT", b"GC", b"N", b"RYSWKMBDHV")):
+    _CODE[np.frombuffer(_letters, np.uint8)] = 2 * _cls
+    _CODE[np.frombuffer(_letters.lower(), np.uint8)] = 2 * _cls + 1
+_TO_N = bytes.maketrans(b"RYSWKMBDHVryswkmbdhv", b"NNNNNNNNNNnnnnnnnnnn")
+_COMPLEMENT = bytes.maketrans(b"ACGTRYSWKMBDHVNacgtryswkmbdhvn", b"TGCAYRSWMKVHDBNtgcayrswmkvhdbn")
+
+
+def check_parameters(*, upstream: int, downstream: int, trim_neighbours: bool, min_length: int,
+                     max_n_fraction: float, edge_policy: str, soft_mask: str,
+                     max_genes: int | None, biotypes: Sequence[str] | None, iupac: str) -> None:
+    """Validate extraction parameters (raises ``ValueError`` saying what is allowed)."""
+    for name, value in (("upstream", upstream), ("downstream", downstream), ("min_length", min_length)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+    if upstream + downstream == 0:
+        raise ValueError("upstream + downstream must be positive: the window would be empty")
+    if not isinstance(trim_neighbours, (bool, np.bool_)):
+        raise ValueError(f"trim_neighbours must be true or false, not {trim_neighbours!r}")
+    if isinstance(max_n_fraction, (bool, str)) or not 0 <= float(max_n_fraction) <= 1:
+        raise ValueError(f"max_n_fraction must lie in [0, 1], not {max_n_fraction!r}")
+    choices = {"edge_policy": (edge_policy, ("drop", "flag")),
+               "soft_mask": (soft_mask, ("upper", "keep")), "iupac": (iupac, ("to_n", "keep"))}
+    for name, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    if max_genes is not None and (not isinstance(max_genes, (int, np.integer))
+                                  or isinstance(max_genes, bool) or max_genes < 1):
+        raise ValueError(f"max_genes must be a positive integer or None, not {max_genes!r}")
+    if biotypes is not None and (isinstance(biotypes, str)
+                                 or not all(isinstance(b, str) for b in biotypes)):
+        raise ValueError(f"biotypes must be a list of biotype names or None, not {biotypes!r}")
+
+
+def _merge(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Union of intervals as sorted, disjoint, non-touching blocks ``[bs, be)``."""
+    order = np.argsort(starts, kind="stable")
+    s, e = starts[order], ends[order]
+    reach = np.maximum.accumulate(e)
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = s[1:] > reach[:-1]  # touching intervals merge too
+    first = np.flatnonzero(new)
+    last = np.append(first[1:] - 1, len(s) - 1)
+    return s[first], reach[last]
+
+
+def _virtual(genes: pd.DataFrame, sizes: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per gene, the offset of its record and the record's length in "virtual" coordinates.
+
+    Records are laid end to end with a 1-base gap, so one sorted array of gene blocks serves
+    every record and blocks never touch across records.
+    """
+    names = list(sizes)
+    lengths = np.array([sizes[n] for n in names], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
+    index = pd.Index(names).get_indexer(genes["chrom"])
+    if (index < 0).any():
+        raise ValueError(f"gene {genes['gene_id'].iat[int(np.argmax(index < 0))]} lies on a record "
+                         "missing from the FASTA (see cornlib.data.genome.check_against_fasta)")
+    return offsets[index], lengths[index]
+
+
+def _fragment_plus(bs, be, p, ws, lo) -> tuple[np.ndarray, np.ndarray]:
+    """Fragment ``[a, b)`` of the flank ``[ws, p)`` nearest ``p`` outside the blocks ``[bs, be)``."""
+    k = np.searchsorted(bs, p - 1, side="right") - 1
+    covered = (k >= 0) & (be[np.maximum(k, 0)] > p - 1)  # the base just upstream of the TSS
+    b = np.where(covered, bs[np.maximum(k, 0)], p)
+    j = np.searchsorted(bs, b - 1, side="right") - 1  # the last block before b
+    return np.maximum(ws, np.where(j >= 0, be[np.maximum(j, 0)], lo)), b
+
+
+def _fragment_minus(bs, be, p, we, hi) -> tuple[np.ndarray, np.ndarray]:
+    """Fragment ``[a, b)`` of the flank ``[p, we)`` nearest ``p`` outside the blocks ``[bs, be)``."""
+    k = np.searchsorted(bs, p, side="right") - 1
+    covered = (k >= 0) & (be[np.maximum(k, 0)] > p)  # the base just upstream of the TSS
+    a = np.where(covered, be[np.maximum(k, 0)], p)
+    j = np.searchsorted(bs, a, side="left")  # the first block after a
+    return a, np.minimum(we, np.where(j < len(bs), bs[np.minimum(j, len(bs) - 1)], hi))
+
+
+def windows(genes: pd.DataFrame, sizes: dict[str, int], *, upstream: int = 1000,
+            downstream: int = 0, trim_neighbours: bool = True,
+            biotypes: Sequence[str] | None = ("protein_coding",)) -> pd.DataFrame:
+    """Promoter intervals for the candidate genes (interval arithmetic only, no sequence).
+
+    Args:
+        genes: every ``gene`` feature (from :func:`cornlib.data.genome.read_genes`); all are
+            neighbours for trimming, those with a biotype in ``biotypes`` are candidates.
+        sizes: record lengths (:func:`cornlib.data.genome.chrom_sizes`).
+        upstream, downstream: window around the TSS (see the module docstring).
+        trim_neighbours: subtract the bodies of all genes from the upstream flank and keep the
+            fragment nearest the TSS.
+        biotypes: candidate biotypes, ``None`` for every gene.
+
+    Returns:
+        One row per candidate, sorted by record (FASTA order) and TSS: ``gene_id, biotype,
+        chrom, strand, tss, start, end, trimmed, detached, clipped, reason``; ``reason`` is
+        empty for a usable window, else ``unstranded``, ``covered_by_neighbours`` (nothing
+        left after trimming) or ``chrom_edge`` (the window lies off the record); then
+        ``start == end``.
+    """
+    off_all, len_all = _virtual(genes, sizes)
+    bs, be = _merge(genes["start"].to_numpy(np.int64) + off_all,
+                    genes["end"].to_numpy(np.int64) + off_all)  # all gene bodies, merged
+    is_cand = (np.ones(len(genes), bool) if biotypes is None
+               else genes["biotype"].isin(list(biotypes)).to_numpy())
+    cand, lo = genes[is_cand], off_all[is_cand]
+    hi = lo + len_all[is_cand]
+    plus, minus = (cand["strand"] == "+").to_numpy(), (cand["strand"] == "-").to_numpy()
+    # p: the TSS boundary; the upstream flank is [ws, p) on + and [p, we) on -
+    p = np.where(plus, cand["start"].to_numpy(np.int64), cand["end"].to_numpy(np.int64)) + lo
+    ws, we = np.maximum(lo, p - upstream), np.minimum(hi, p + upstream)
+    if trim_neighbours and len(bs):
+        a_plus, b_plus = _fragment_plus(bs, be, p, ws, lo)
+        a_minus, b_minus = _fragment_minus(bs, be, p, we, hi)
+    else:
+        (a_plus, b_plus), (a_minus, b_minus) = (ws, p), (p, we)
+
+    start, end = np.where(plus, a_plus, a_minus), np.where(plus, b_plus, b_minus)
+    touches = np.where(plus, b_plus == p, a_minus == p)
+    if downstream:  # only a fragment touching the TSS gets the downstream part
+        end = np.where(plus & touches, np.minimum(hi, p + downstream), end)
+        start = np.where(minus & touches, np.maximum(lo, p - downstream), start)
+    ok = (start < end) & (plus | minus)
+    reach_lo = np.where(plus, p - upstream, p - downstream) < lo
+    reach_hi = np.where(plus, p + downstream, p + upstream) > hi
+    reason = np.where(ok, "", np.where(~(plus | minus), "unstranded", np.where(
+        np.where(plus, ws == p, we == p), "chrom_edge", "covered_by_neighbours")))
+    tss = np.where(plus, p, p - 1)
+    out = pd.DataFrame({
+        "gene_id": cand["gene_id"].to_numpy(), "biotype": cand["biotype"].to_numpy(),
+        "chrom": cand["chrom"].to_numpy(), "strand": cand["strand"].to_numpy(), "tss": tss - lo,
+        "start": np.where(ok, start, tss) - lo, "end": np.where(ok, end, tss) - lo,
+        "trimmed": ok & np.where(plus, (a_plus > ws) | (b_plus < p), (a_minus > p) | (b_minus < we)),
+        "detached": ok & ~touches,
+        "clipped": ok & ((reach_lo & (start == lo)) | (reach_hi & (end == hi))),
+        "reason": reason, "_order": tss,
+    })
+    out = out.sort_values(["_order", "gene_id"], kind="stable")
+    return out.drop(columns="_order").reset_index(drop=True)
+
+
+def _flags(table: pd.DataFrame) -> np.ndarray:
+    """``;``-joined flag names per row (empty string when none), via the 16 combinations."""
+    names = np.array([";".join(f for i, f in enumerate(FLAGS) if code >> i & 1)
+                      for code in range(1 << len(FLAGS))], dtype=object)
+    code = sum(table[f].to_numpy(bool).astype(np.int64) << i for i, f in enumerate(FLAGS))
+    return names[np.asarray(code, dtype=np.int64)]
+
+
+def _sequences(fasta, win: pd.DataFrame, *, soft_mask: str, iupac: str, species: str,
+               source: str) -> pd.DataFrame:
+    """Fetch, orient and check the sequences of ``win`` (columns added, all vectorised).
+
+    Every base gets a code (letter class x case); one ``bincount`` gives the per-sequence
+    counts of GC, N, IUPAC and lowercase bases.
+
+    Raises:
+        ValueError: for a letter outside ACGTN and the IUPAC codes, naming gene and position.
+    """
+    raw = genome.fetch_many(fasta, win["chrom"].to_numpy(), win["start"].to_numpy(),
+                            win["end"].to_numpy())
+    minus = (win["strand"] == "-").to_numpy()
+    raw = [s.translate(_COMPLEMENT)[::-1] if m else s for s, m in zip(raw, minus)]
+    lengths = np.fromiter((len(s) for s in raw), dtype=np.int64, count=len(raw))
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    joined = b"".join(raw)
+    code = _CODE[np.frombuffer(joined, dtype=np.uint8)]
+    if len(code) and code.max() >= _INVALID:
+        i = int(np.argmax(code >= _INVALID))
+        row = int(np.searchsorted(bounds, i, side="right") - 1)
+        r = win.iloc[row]
+        raise ValueError(
+            f"{species}: the promoter of gene {r.gene_id} ({r.chrom}:{r.start}-{r.end} {r.strand}) "
+            f"has the letter {chr(joined[i])!r} at position {i - bounds[row] + 1} (1-based, 5'→3'); "
+            f"FASTA {source} holds a letter that is neither ACGTN nor an IUPAC ambiguity code "
+            "(RYSWKMBDHV): fix or replace the FASTA")
+    seq_base = np.repeat(np.arange(0, len(raw) * _INVALID, _INVALID, dtype=np.int64), lengths)
+    counts = np.bincount(seq_base + code, minlength=len(raw) * _INVALID).reshape(len(raw), _INVALID)
+    # code = 2 * class + lowercase; classes: 0 AT, 1 GC, 2 N, 3 IUPAC ambiguity
+    gc = counts[:, 2] + counts[:, 3]
+    n_iupac = counts[:, 6] + counts[:, 7]
+    n_count = counts[:, 4] + counts[:, 5] + (n_iupac if iupac == "to_n" else 0)
+    masked = counts[:, 1::2].sum(axis=1)
+    if iupac == "to_n" and n_iupac.any():
+        joined = joined.translate(_TO_N)
+    if soft_mask == "upper":
+        joined = joined.upper()
+    text = joined.decode("ascii")
+    out = win.copy()
+    out["sequence"] = [text[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+    out["length"] = lengths
+    out["n_iupac"] = n_iupac.astype(np.int64)
+    out["iupac"] = n_iupac > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["n_fraction"] = n_count / lengths
+        out["gc_fraction"] = np.where(lengths > n_count, gc / np.maximum(lengths - n_count, 1), np.nan)
+        out["masked_fraction"] = masked / lengths
+    return out
+
+
+def _examples(ids: Iterable[str], n: int = 5) -> list[str]:
+    return [str(x) for x in list(ids)[:n]]
+
+
+def extract(fasta: str | os.PathLike, gff: str | os.PathLike, species: str, *,
+            upstream: int = 1000, downstream: int = 0, trim_neighbours: bool = True,
+            min_length: int = 100, max_n_fraction: float = 0.1, edge_policy: str = "drop",
+            soft_mask: str = "upper", max_genes: int | None = None,
+            biotypes: Sequence[str] | None = ("protein_coding",), iupac: str = "to_n",
+            cache_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Promoters of one annotated genome, and a report of what was kept and dropped and why.
+
+    Args:
+        fasta: genome FASTA (plain, gzip or BGZF; indexed in the cache, see
+            :func:`cornlib.data.genome.prepare_fasta`).
+        gff: GFF3 annotation (plain or gzip).
+        species: value of the ``species`` column (gene IDs stay as in the GFF3).
+        upstream, downstream: window around the TSS, in bases.
+        trim_neighbours: FloraBERT's trimming at neighbouring gene bodies.
+        min_length: drop promoters shorter than this (after trimming and clipping).
+        max_n_fraction: drop promoters with a larger fraction of ``N`` (IUPAC codes count as N
+            when converted).
+        edge_policy: ``drop`` windows clipped at a record end, or keep them flagged ``clipped``.
+        soft_mask: ``upper`` (upper-case soft-masked bases) or ``keep``.
+        max_genes: keep at most this many promoters, evenly spaced along the genome (the
+            ``i * n // max_genes``-th ones: deterministic, no seed), ``None`` for all.
+        biotypes: biotypes that get promoters (all genes are neighbours), ``None`` for all.
+        iupac: ``to_n`` (ambiguity codes become N) or ``keep``.
+        cache_dir: FASTA cache (``None``: the user cache).
+
+    Returns:
+        ``(table, report)``: the table has :data:`COLUMNS`, one row per kept promoter, in
+        genome order; the report counts genes, candidates, kept, ``dropped`` by
+        :data:`DROP_REASONS` (``candidates == kept + sum(dropped)``), ``flagged`` by
+        :data:`FLAGS`, with a few example gene IDs per reason.
+
+    Raises:
+        ValueError: bad parameters, malformed or mismatched inputs (naming file, line or ID).
+        FileNotFoundError: a missing input file.
+    """
+    params = dict(upstream=upstream, downstream=downstream, trim_neighbours=trim_neighbours,
+                  min_length=min_length, max_n_fraction=max_n_fraction, edge_policy=edge_policy,
+                  soft_mask=soft_mask, max_genes=max_genes, biotypes=biotypes, iupac=iupac)
+    check_parameters(**params)
+    t0 = time.perf_counter()
+    genes = genome.read_genes(gff)
+    if genes.empty:
+        raise ValueError(f"GFF3 {gff} has no feature of type 'gene'")
+    if biotypes is not None and genes["biotype"].isna().all():
+        raise ValueError(f"GFF3 {gff}: no gene has a gene_biotype/biotype attribute, so none "
+                         f"matches biotypes={list(biotypes)}; pass biotypes=None to use every gene")
+    fa = genome.open_fasta(fasta, cache_dir)
+    sizes = genome.chrom_sizes(fa)
+    genome.check_against_fasta(genes, sizes, gff, fasta)
+
+    win = windows(genes, sizes, upstream=upstream, downstream=downstream,
+                  trim_neighbours=trim_neighbours, biotypes=biotypes)
+    reason = win["reason"].to_numpy().astype(object)
+    usable = reason == ""
+    if edge_policy == "drop":
+        reason[usable & win["clipped"].to_numpy()] = "chrom_edge"
+    usable = reason == ""
+    length = (win["end"] - win["start"]).to_numpy()
+    reason[usable & (length < min_length)] = "too_short"
+    usable = reason == ""
+
+    seqs = _sequences(fa, win[usable], soft_mask=soft_mask, iupac=iupac, species=species,
+                      source=str(fasta))
+    too_many_n = seqs["n_fraction"].to_numpy() > max_n_fraction
+    reason[np.flatnonzero(usable)[too_many_n]] = "too_many_n"
+    kept = seqs[~too_many_n]
+    if max_genes is not None and len(kept) > max_genes:
+        pick = np.zeros(len(kept), dtype=bool)
+        pick[(np.arange(max_genes) * len(kept)) // max_genes] = True
+        reason[np.flatnonzero(reason == "")[~pick]] = "max_genes"
+        kept = kept[pick]
+
+    table = kept.assign(species=species, flags=_flags(kept))[COLUMNS].reset_index(drop=True)
+    table = table.astype(_DTYPES)
+    report = {
+        "species": species, "fasta": str(fasta), "gff": str(gff), "parameters": _jsonable(params),
+        "genes": int(len(genes)), "candidates": int(len(win)), "kept": int(len(table)),
+        "dropped": {r: int((reason == r).sum()) for r in DROP_REASONS},
+        "flagged": {f: int(kept[f].sum()) for f in FLAGS},
+        "iupac_bases": int(kept["n_iupac"].sum()),
+        "examples": {r: _examples(win["gene_id"][reason == r]) for r in DROP_REASONS
+                     if (reason == r).any()},
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    return table, report
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    out = dict(params)
+    if out.get("biotypes") is not None:
+        out["biotypes"] = list(out["biotypes"])
+    return out
+
+
+def extract_genomes(genomes: Sequence, *, upstream: int = 1000, downstream: int = 0,
+                    trim_neighbours: bool = True, min_length: int = 100,
+                    max_n_fraction: float = 0.1, edge_policy: str = "drop",
+                    soft_mask: str = "upper", max_genes: int | None = None,
+                    biotypes: Sequence[str] | None = ("protein_coding",), iupac: str = "to_n",
+                    cache_dir: str | os.PathLike | None = None,
+                    progress: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Promoters of several annotated genomes in one table (the notebooks' entry point).
+
+    Args:
+        genomes: :class:`cornlib.data.sources.GenomeFiles` (e.g. from
+            :func:`cornlib.data.sources.resolve`); each needs a GFF3.
+        progress: show a progress bar over genomes.
+        Others: as in :func:`extract` (``max_genes`` is per species).
+
+    Returns:
+        ``(table, report)``: the rows of every genome in the given order (``species`` is
+        ``GenomeFiles.species``); ``report = {"parameters": ..., "species": {species: report of
+        extract}, "total": {genes, candidates, kept, dropped, flagged}}``.
+
+    Raises:
+        ValueError: a genome without GFF3, a repeated species, or a gene ID found in two species.
+    """
+    params = dict(upstream=upstream, downstream=downstream, trim_neighbours=trim_neighbours,
+                  min_length=min_length, max_n_fraction=max_n_fraction, edge_policy=edge_policy,
+                  soft_mask=soft_mask, max_genes=max_genes, biotypes=biotypes, iupac=iupac)
+    check_parameters(**params)
+    genomes = list(genomes)
+    if not genomes:
+        raise ValueError("no genome given: pass at least one annotated genome")
+    seen = [g.species for g in genomes]
+    if len(set(seen)) != len(seen):
+        raise ValueError(f"species listed twice: {seen}; each genome needs its own species key")
+    for g in genomes:
+        if g.gff is None:
+            raise ValueError(f"genome {g.species} ({g.label}) has no GFF3 annotation, so no TSS: "
+                             "promoters need an annotated genome (cornlib.data.embedded.annotated())")
+    if progress:
+        from tqdm.auto import tqdm
+
+        genomes = tqdm(genomes, desc="promoters", unit="genome")
+    tables, reports = [], {}
+    for g in genomes:
+        table, rep = extract(g.fasta, g.gff, g.species, cache_dir=cache_dir, **params)
+        rep["label"] = g.label
+        tables.append(table)
+        reports[g.species] = rep
+    table = pd.concat(tables, ignore_index=True)
+    dup = table["gene_id"].duplicated(keep=False)
+    if dup.any():
+        clash = table[dup].sort_values("gene_id").head(2)
+        raise ValueError(f"gene ID {clash.gene_id.iat[0]!r} occurs in species "
+                         f"{', '.join(clash.species)}; gene IDs must be unique across species")
+    total = {key: sum(r[key] for r in reports.values()) for key in ("genes", "candidates", "kept")}
+    total["dropped"] = {r: sum(rep["dropped"][r] for rep in reports.values()) for r in DROP_REASONS}
+    total["flagged"] = {f: sum(rep["flagged"][f] for rep in reports.values()) for f in FLAGS}
+    return table, {"parameters": _jsonable(params), "species": reports, "total": total}
+
+
+def report_table(report: dict[str, Any]) -> pd.DataFrame:
+    """One row per species (and a ``total`` row): genes, candidates, kept, then drops by reason."""
+    per = report["species"] if "species" in report and isinstance(report["species"], dict) else {
+        report["species"]: report}
+    rows = []
+    for name, rep in list(per.items()) + ([("total", report["total"])] if "total" in report else []):
+        rows.append({"species": name, "genes": rep["genes"], "candidates": rep["candidates"],
+                     "kept": rep["kept"], **rep["dropped"],
+                     **{f"flag_{f}": n for f, n in rep["flagged"].items()}})
+    return pd.DataFrame(rows).set_index("species")
+
+
+def letter_summary(promoters: pd.DataFrame) -> pd.DataFrame:
+    """Per species: promoters, how many contain N (and the largest N share), IUPAC codes,
+    and the mean share of soft-masked bases."""
+    g = promoters.groupby("species", sort=False)
+    return pd.DataFrame({
+        "promoters": g.size(),
+        "with_N": g["n_fraction"].apply(lambda x: int((x > 0).sum())),
+        "max_N_fraction": g["n_fraction"].max(),
+        "with_IUPAC": g["n_iupac"].apply(lambda x: int((x > 0).sum())),
+        "mean_masked_fraction": g["masked_fraction"].mean().round(3),
+    })
+
+
+def preview(promoters: pd.DataFrame, width: int = 24) -> pd.DataFrame:
+    """A few promoters to look at: the first with no flag, then the first of each flag.
+
+    Returns:
+        One row per example: ``gene_id, species, location, length, flags`` and the sequence's
+        first and last ``width`` bases (``5' ...`` / ``... 3'``, the 3' end next to the TSS).
+    """
+    picks = [promoters.index[promoters["flags"] == ""][:1]]
+    for flag in FLAGS:
+        picks.append(promoters.index[promoters["flags"].str.contains(flag, regex=False)][:1])
+    rows = promoters.loc[pd.Index(np.concatenate([p.to_numpy() for p in picks])).unique()]
+    loc = rows["chrom"] + ":" + rows["start"].astype(str) + "-" + rows["end"].astype(str) \
+        + "(" + rows["strand"] + ")"
+    return pd.DataFrame({
+        "gene_id": rows["gene_id"], "species": rows["species"], "location": loc,
+        "length": rows["length"], "flags": rows["flags"].replace("", "-"),
+        "5' end": rows["sequence"].str[:width] + " ...",
+        "3' end": "... " + rows["sequence"].str[-width:]}).reset_index(drop=True)
+
+
+def verify_with_bedtools(files, upstream: int = 1000,
+                         cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Compare :func:`extract` with FloraBERT's bedtools pipeline on one genome.
+
+    Both run with the pipeline's semantics (every gene, clipped windows kept, letters and case
+    as in the FASTA, ``downstream=0``).
+
+    Returns:
+        ``{"bedtools": version or "not installed", "promoters": n, "identical": n,
+        "only_cornlib": n, "only_bedtools": n}`` (counts missing when bedtools is absent).
+    """
+    import shutil
+    import subprocess
+
+    if shutil.which("bedtools") is None:
+        return {"bedtools": "not installed"}
+    version = subprocess.run(["bedtools", "--version"], capture_output=True, text=True).stdout.strip()
+    ours, _ = extract(files.fasta, files.gff, files.species, upstream=upstream, downstream=0,
+                      trim_neighbours=True, min_length=0, max_n_fraction=1.0, edge_policy="flag",
+                      soft_mask="keep", biotypes=None, iupac="keep", cache_dir=cache_dir)
+    ref = bedtools_reference(files.fasta, files.gff, upstream=upstream, cache_dir=cache_dir)
+    m = ref.merge(ours, on="gene_id", how="outer", suffixes=("_bt", ""), indicator=True)
+    both = m[m["_merge"] == "both"]
+    same = ((both["sequence_bt"] == both["sequence"]) & (both["start_bt"] == both["start"])
+            & (both["end_bt"] == both["end"]) & (both["strand_bt"] == both["strand"]))
+    return {"species": files.species, "bedtools": version, "promoters": int(len(m)),
+            "identical": int(same.sum()), "only_cornlib": int((m["_merge"] == "right_only").sum()),
+            "only_bedtools": int((m["_merge"] == "left_only").sum())}
+
+
+def gc_profile(promoters: pd.DataFrame, upstream: int, downstream: int = 0,
+               bin_size: int = 10) -> pd.DataFrame:
+    """GC fraction by position relative to the TSS, per species (N and missing bases ignored).
+
+    Position 0 is the TSS base, ``-1`` the base just upstream of it; every promoter is placed
+    by its coordinates, so trimmed or detached ones add only the positions they cover.
+
+    Returns:
+        Columns ``species, position`` (bin start, in ``[-upstream, downstream)``),
+        ``gc_fraction``, ``n_bases``.
+    """
+    if bin_size < 1:
+        raise ValueError(f"bin_size must be a positive integer, not {bin_size!r}")
+    width = upstream + downstream
+    code = np.full(256, 255, dtype=np.uint8)
+    code[np.frombuffer(b"GCgc", np.uint8)] = 1
+    code[np.frombuffer(b"ATat", np.uint8)] = 0
+    plus = (promoters["strand"] == "+").to_numpy()
+    first = np.where(plus, promoters["start"] - promoters["tss"],
+                     promoters["tss"] - (promoters["end"] - 1)).astype(np.int64) + upstream
+    rows = []
+    for species in pd.unique(promoters["species"]):
+        sel = (promoters["species"] == species).to_numpy()
+        gc = np.zeros(width, dtype=np.int64)
+        n = np.zeros(width, dtype=np.int64)
+        for seq, f in zip(promoters["sequence"][sel], first[sel]):
+            c = code[np.frombuffer(seq.encode("ascii"), np.uint8)]
+            a, b = max(f, 0), min(f + len(c), width)
+            if b <= a:
+                continue
+            c = c[a - f:b - f]
+            gc[a:b] += c == 1
+            n[a:b] += c != 255
+        edges = np.arange(0, width, bin_size)
+        gcb, nb = np.add.reduceat(gc, edges), np.add.reduceat(n, edges)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(nb > 0, gcb / np.maximum(nb, 1), np.nan)
+        rows.append(pd.DataFrame({"species": species, "position": edges - upstream,
+                                  "gc_fraction": frac, "n_bases": nb}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def to_fasta_text(promoters: pd.DataFrame) -> Iterable[str]:
+    """FASTA records, one line of sequence each; the header's first word is the gene ID.
+
+    Header: ``>GENE_ID species=S loc=CHROM:START-END(STRAND) flags=F`` (0-based half-open).
+    """
+    cols = ["gene_id", "species", "chrom", "start", "end", "strand", "flags", "sequence"]
+    for gid, sp, chrom, s, e, strand, flags, seq in promoters[cols].itertuples(index=False):
+        yield f">{gid} species={sp} loc={chrom}:{s}-{e}({strand}) flags={flags or '-'}\n{seq}\n"
+
+
+def write_fasta(promoters: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write the promoters as FASTA atomically (see :func:`to_fasta_text`)."""
+    from cornlib.io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.writelines(to_fasta_text(promoters))
+    return Path(path)
+
+
+def write_parquet(promoters: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write the promoter table as Parquet atomically."""
+    from cornlib.io import write_parquet as _write
+
+    missing = [c for c in COLUMNS if c not in promoters.columns]
+    if missing:
+        raise ValueError(f"not a promoter table: columns {missing} are missing")
+    return _write(path, promoters)
+
+
+def write(promoters: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write as FASTA (``.fa``, ``.fasta``, ``.fna``) or Parquet (``.parquet``), by suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".fa", ".fasta", ".fna"):
+        return write_fasta(promoters, path)
+    if suffix == ".parquet":
+        return write_parquet(promoters, path)
+    raise ValueError(f"cannot tell the format of {path}: use a .fa/.fasta/.fna or .parquet suffix")
+
+
+def read(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a promoter table written by :func:`write_parquet` (checks the columns)."""
+    table = pd.read_parquet(path)
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path} is not a promoter table: columns {missing} are missing")
+    return table
+
+
+# awk: GFF3 gene lines -> BED6 named as read_genes names genes (locus_tag, gene_id, ID)
+_AWK_GENES = r"""BEGIN { FS = OFS = "\t" }
+/^##FASTA/ { exit }
+/^#/ || $3 != "gene" { next }
+{ a = ";" $9; id = ""
+  if (match(a, /;[ ]*locus_tag=[^;]*/)) {
+    id = substr(a, RSTART, RLENGTH); sub(/^;[ ]*locus_tag=/, "", id) }
+  if (id == "" && match(a, /;[ ]*gene_id=[^;]*/)) {
+    id = substr(a, RSTART, RLENGTH); sub(/^;[ ]*gene_id=/, "", id) }
+  if (id == "" && match(a, /;[ ]*ID=[^;]*/)) {
+    id = substr(a, RSTART, RLENGTH); sub(/^;[ ]*ID=/, "", id); sub(/^gene[-:]/, "", id) }
+  print $1, $4 - 1, $5, id, 0, $7 }"""
+# awk: of the fragments of one flank (in coordinate order), keep the one nearest the TSS
+_AWK_NEAREST = r"""BEGIN { FS = OFS = "\t" }
+{ if ($6 == "-") { if (!($4 in r)) { r[$4] = $0; order[++n] = $4 } }
+  else { if (!($4 in r)) order[++n] = $4; r[$4] = $0 } }
+END { for (i = 1; i <= n; i++) print r[order[i]] }"""
+
+
+def bedtools_command(fasta: str | os.PathLike, gff: str | os.PathLike, upstream: int,
+                     workdir: str | os.PathLike) -> str:
+    """FloraBERT's promoter pipeline as one shell command (bedtools + awk), for verification.
+
+    ``fasta`` must be a plain FASTA with a ``.fai`` beside it (:func:`cornlib.data.genome.
+    prepare_fasta` makes one); the output is ``bedtools getfasta -tab`` lines
+    ``GENE_ID::CHROM:START-END(STRAND)<tab>SEQUENCE``.
+    """
+    import shlex
+
+    w = Path(workdir)
+    q = shlex.quote
+    return (
+        "set -euo pipefail; "
+        f"cut -f1,2 {q(str(fasta))}.fai > {q(str(w / 'genome.txt'))}; "
+        f"gzip -cdf {q(str(gff))} | awk {q(_AWK_GENES)} > {q(str(w / 'genes.bed'))}; "
+        f"bedtools flank -i {q(str(w / 'genes.bed'))} -g {q(str(w / 'genome.txt'))}"
+        f" -l {int(upstream)} -r 0 -s"
+        f" | bedtools subtract -a - -b {q(str(w / 'genes.bed'))}"
+        f" | awk {q(_AWK_NEAREST)}"
+        f" | bedtools getfasta -fi {q(str(fasta))} -bed - -s -name -tab")
+
+
+def bedtools_reference(fasta: str | os.PathLike, gff: str | os.PathLike, *, upstream: int = 1000,
+                       cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Promoters from FloraBERT's bedtools pipeline (see :func:`bedtools_command`).
+
+    Untouched by any of this module's filters: every gene feature, clipped windows kept,
+    letters and case as in the FASTA. Needs ``bedtools`` and ``awk`` on ``PATH``.
+
+    Returns:
+        Columns ``gene_id, chrom, start, end, strand, sequence`` (0-based half-open).
+
+    Raises:
+        FileNotFoundError: if ``bedtools`` is not installed.
+        RuntimeError: if the pipeline fails (with its stderr).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which("bedtools") is None:
+        raise FileNotFoundError("bedtools is not on PATH (install it, e.g. `apt-get install bedtools`)")
+    plain = genome.prepare_fasta(fasta, cache_dir)
+    with tempfile.TemporaryDirectory(prefix="cornlib-bedtools-") as work:
+        res = subprocess.run(["bash", "-c", bedtools_command(plain, gff, upstream, work)],
+                             capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(f"bedtools pipeline failed ({res.returncode}): {res.stderr[-2000:]}")
+    return parse_getfasta(res.stdout)
+
+
+def parse_getfasta(text: str) -> pd.DataFrame:
+    """Parse ``bedtools getfasta -name -s -tab`` output into a table (see :func:`bedtools_reference`)."""
+    import re
+
+    pattern = re.compile(r"^(.*)::(.*):(\d+)-(\d+)\(([+-])\)\t(\S*)$")
+    rows = []
+    for line in text.splitlines():
+        m = pattern.match(line)
+        if m is None:
+            raise ValueError(f"unexpected bedtools getfasta line: {line[:100]!r}")
+        gene_id, chrom, s, e, strand, seq = m.groups()
+        rows.append((gene_id, chrom, int(s), int(e), strand, seq))
+    return pd.DataFrame(rows, columns=["gene_id", "chrom", "start", "end", "strand", "sequence"])
