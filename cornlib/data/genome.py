@@ -126,9 +126,8 @@ def prepare_fasta(path: str | os.PathLike, cache_dir: str | os.PathLike | None =
         raise FileNotFoundError(f"FASTA {path} does not exist")
     if path.stat().st_size == 0:
         raise ValueError(f"FASTA {path} is empty (0 bytes)")
-    with warnings.catch_warnings():  # pooch imports tqdm.auto, which warns in Jupyter without ipywidgets
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        root = paths.cache_dir(cache_dir) / "genomes"
+
+    root = paths.cache_dir(cache_dir) / "genomes"
     root.mkdir(parents=True, exist_ok=True)
     target = root / _cache_name(path)
     if not target.exists():
