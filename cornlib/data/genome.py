@@ -25,7 +25,6 @@ import queue
 import re
 import threading
 import urllib.parse
-import warnings
 import zlib
 from pathlib import Path
 from typing import Iterator, Sequence
