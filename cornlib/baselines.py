@@ -1,0 +1,461 @@
+"""The baselines to beat: sklearn pipelines (mean, nucleotide/k-mer ridge, motif boosting) and a CNN.
+
+Every baseline is trained on ``train``, tuned on ``valid`` (the setting with the best mean
+valid R² over the targets of a group), and predicts ``test`` once. Targets come in groups: the
+expression tissues together (multi-output), and the real proxy alone (its genes are the
+*A. thaliana* subset). Each ``fit_*`` returns a :class:`BaselineFit` whose ``predictions`` are a
+long table (``model, gene_id, species, target, y_true, y_pred``) for
+:func:`cornlib.metrics.evaluate_predictions`. ``sequences=`` replaces the promoters (aligned
+with ``data.table``), e.g. by dinucleotide shuffles for the composition-only control.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cornlib import CornlibWarning, features
+from cornlib.dataset import ModellingData
+
+PREDICTION_COLUMNS = ("model", "gene_id", "species", "target", "y_true", "y_pred")
+TUNING_COLUMNS = ("model", "group", "setting", "valid_r2", "chosen")
+
+
+@dataclass
+class BaselineFit:
+    """A fitted baseline.
+
+    Attributes:
+        model: the baseline's name (``kmer_ridge``...).
+        predictions: test-set predictions, columns :data:`PREDICTION_COLUMNS`.
+        tuning: one row per group and candidate setting with its mean valid R²
+            (columns :data:`TUNING_COLUMNS`).
+        estimators: ``{group: fitted estimator}`` (sklearn pipelines from sequences, per-target
+            boosting models, or the CNN's model directory).
+    """
+
+    model: str
+    predictions: pd.DataFrame
+    tuning: pd.DataFrame
+    estimators: dict[str, Any] = field(default_factory=dict)
+
+
+def target_groups(data: ModellingData) -> dict[str, list[str]]:
+    """``{"tissues": [...], "proxy": ["proxy"]}``.
+
+    The proxy group is left out, with a :class:`cornlib.CornlibWarning`, when it was not loaded
+    or when a split has fewer than 2 genes with the proxy (e.g. *A. thaliana* held out whole).
+    """
+    groups = {"tissues": list(data.tissues)}
+    if data.proxy:
+        has = data.table[data.proxy].notna()
+        counts = {s: int((has & (data.table["split"] == s)).sum()) for s in ("train", "valid", "test")}
+        short = {s: c for s, c in counts.items() if c < 2}
+        if short:
+            warnings.warn(f"the proxy is left out of the baselines: too few genes with it in {short}",
+                          CornlibWarning, stacklevel=3)
+        else:
+            groups["proxy"] = [data.proxy]
+    return groups
+
+
+def _rows(data: ModellingData, split: str, targets: Sequence[str]) -> np.ndarray:
+    """Row positions in ``data.table`` of one split's genes that have every target."""
+    t = data.table
+    mask = (t["split"] == split).to_numpy() & t[list(targets)].notna().all(axis=1).to_numpy()
+    rows = np.flatnonzero(mask)
+    if len(rows) == 0:
+        raise ValueError(f"no {split} genes have targets {list(targets)}; check the split and targets")
+    return rows
+
+
+def _sequences(data: ModellingData, sequences: Sequence[str] | None) -> list[str]:
+    """The promoters of ``data.table``, or a replacement aligned with it."""
+    if sequences is None:
+        return data.table["sequence"].tolist()
+    sequences = list(sequences)
+    if len(sequences) != len(data.table):
+        raise ValueError(f"{len(sequences)} replacement sequences for {len(data.table)} table rows; "
+                         "pass one per row of data.table, in its order")
+    return sequences
+
+
+def _take(X, rows: np.ndarray):
+    """Rows of a dense array, sparse matrix or DataFrame."""
+    return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
+
+
+def _long(model: str, data: ModellingData, rows: np.ndarray, targets: Sequence[str],
+          pred: np.ndarray) -> pd.DataFrame:
+    """Long-form predictions of ``targets`` for the genes at ``rows``."""
+    t = data.table.iloc[rows]
+    pred = np.asarray(pred, dtype=float).reshape(len(rows), len(targets))
+    parts = [pd.DataFrame({"model": model, "gene_id": t["gene_id"].to_numpy(),
+                           "species": t["species"].to_numpy(), "target": name,
+                           "y_true": t[name].to_numpy(float), "y_pred": pred[:, j]})
+             for j, name in enumerate(targets)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _valid_r2(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean R² over target columns (sklearn order: truth first)."""
+    from sklearn.metrics import r2_score
+
+    return float(r2_score(y, np.asarray(pred).reshape(y.shape), multioutput="uniform_average"))
+
+
+def fit_sklearn(data: ModellingData, model: str, X, make: Callable[[Any], Any],
+                grid: Sequence[Any], *, featurize: Callable | None = None,
+                threads: int | None = None) -> BaselineFit:
+    """Fit ``make(setting)`` for every setting of ``grid`` on train, keep the best on valid.
+
+    Args:
+        data: the modelling table.
+        model: name of the baseline.
+        X: features of every row of ``data.table`` (array, sparse matrix or DataFrame).
+        make: builds an unfitted multi-output sklearn estimator from one setting.
+        grid: candidate settings (e.g. ridge alphas).
+        featurize: sequences → ``X``; when given, each kept estimator is returned as a pipeline
+            ``featurize → estimator`` that predicts from sequences.
+        threads: BLAS/OpenMP thread limit while fitting (see :func:`limit_threads`).
+
+    Returns:
+        A :class:`BaselineFit`; test is predicted once per group, by the chosen setting.
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    if len(grid) == 0:
+        raise ValueError(f"{model}: the grid of settings is empty")
+    preds, tuning, estimators = [], [], {}
+    for group, targets in target_groups(data).items():
+        tr, va, te = (_rows(data, s, targets) for s in ("train", "valid", "test"))
+        y_tr = data.table[targets].to_numpy(float)[tr]
+        y_va = data.table[targets].to_numpy(float)[va]
+        best, best_score, scores = None, -np.inf, []
+        for setting in grid:
+            with limit_threads(threads):
+                est = make(setting).fit(_take(X, tr), y_tr if len(targets) > 1 else y_tr[:, 0])
+                score = _valid_r2(y_va, est.predict(_take(X, va)))
+            scores.append(score)
+            if score > best_score or best is None:
+                best, best_score, chosen = est, score, setting
+        tuning += [(model, group, repr(s), sc, s is chosen) for s, sc in zip(grid, scores)]
+        preds.append(_long(model, data, te, targets, best.predict(_take(X, te))))
+        if featurize is not None:
+            best = Pipeline([("features", FunctionTransformer(featurize)), ("model", best)])
+        estimators[group] = best
+    return BaselineFit(model, pd.concat(preds, ignore_index=True),
+                       pd.DataFrame(tuning, columns=list(TUNING_COLUMNS)), estimators)
+
+
+def _ridge(alpha: float):
+    """Standardised features → ridge regression."""
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), Ridge(alpha=float(alpha)))
+
+
+def fit_mean(data: ModellingData, *, model: str = "mean") -> BaselineFit:
+    """Predict each target's training mean (sklearn ``DummyRegressor``)."""
+    from sklearn.dummy import DummyRegressor
+
+    X = np.zeros((len(data.table), 1))
+    return fit_sklearn(data, model, X, lambda _: DummyRegressor(strategy="mean"), [None])
+
+
+def fit_nucleotide_ridge(data: ModellingData, alphas: Sequence[float], *,
+                         sequences: Sequence[str] | None = None, threads: int | None = None,
+                         model: str = "nucleotide_ridge") -> BaselineFit:
+    """Ridge on the bag of nucleotides (A, C, G, T, N fractions): FloraBERT's baseline."""
+    X = features.composition(_sequences(data, sequences))
+    return fit_sklearn(data, model, X, _ridge, list(alphas), featurize=features.composition,
+                       threads=threads)
+
+
+def fit_kmer_ridge(data: ModellingData, alphas: Sequence[float], *, k_max: int = 6,
+                   canonical: bool = True, sequences: Sequence[str] | None = None,
+                   threads: int | None = None, model: str = "kmer_ridge") -> BaselineFit:
+    """Ridge on the k-mer spectrum (length-normalised frequencies of every k in 1..k_max)."""
+    import functools
+
+    featurize = functools.partial(features.kmer_spectrum, k_max=k_max, canonical=canonical)
+    X = featurize(_sequences(data, sequences))
+    return fit_sklearn(data, model, X, _ridge, list(alphas), featurize=featurize, threads=threads)
+
+
+def pick_motifs(motifs: Sequence, max_motifs: int | None) -> list:
+    """The most informative motif of each TF family, then the top ``max_motifs`` by information.
+
+    Motifs without a family count as their own family (by name). ``None`` keeps every motif.
+    """
+    if max_motifs is None:
+        return list(motifs)
+    if max_motifs < 1:
+        raise ValueError(f"max_motifs must be positive or None, got {max_motifs}")
+    best: dict[str, Any] = {}
+    for m in motifs:
+        key = m.family or f"name:{m.name}"
+        if key not in best or m.information_content() > best[key].information_content():
+            best[key] = m
+    ranked = sorted(best.values(), key=lambda m: -m.information_content())
+    return sorted(ranked[:max_motifs], key=lambda m: m.matrix_id)
+
+
+def motif_features(sequences: Sequence[str], motifs: Sequence, proximal: int = 100,
+                   threads: int | None = None) -> pd.DataFrame:
+    """Motif best scores (one column ``motif:<matrix_id>`` each) beside core-promoter elements.
+
+    A promoter shorter than a motif has no score for it (NaN); gradient boosting treats NaN as
+    missing, so no value is made up.
+
+    Args:
+        sequences: promoters, 5'→3' ending at the TSS.
+        motifs: ``cornlib.motifs.Motif`` list (see :func:`pick_motifs`).
+        proximal: TSS-proximal window of :func:`cornlib.features.core_promoter_elements`.
+        threads: BLAS thread limit during the scan (see :func:`limit_threads`).
+    """
+    with limit_threads(threads):
+        scores = features.motif_scores(sequences, motifs)
+    table = pd.DataFrame(scores, columns=[f"motif:{m.matrix_id}" for m in motifs])
+    return pd.concat([table, features.core_promoter_elements(sequences, proximal=proximal)], axis=1)
+
+
+def fit_motif_gbm(data: ModellingData, X: pd.DataFrame, *, max_iter: int = 200,
+                  learning_rate: float = 0.1, max_leaf_nodes: int = 15, seed: int = 0,
+                  threads: int | None = None, model: str = "motif_gbm") -> BaselineFit:
+    """Gradient boosting (``HistGradientBoostingRegressor``), one model per target.
+
+    The number of boosting iterations is tuned on valid: each model is fitted with ``max_iter``
+    trees (no early stopping, so the first ``n`` trees are exactly the model ``max_iter=n``)
+    and ``staged_predict`` scores every prefix on valid; test is predicted once, by the best
+    prefix. ``X`` holds the features of every row of ``data.table`` (see :func:`motif_features`).
+    """
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    if len(X) != len(data.table):
+        raise ValueError(f"X has {len(X)} rows for {len(data.table)} table rows")
+    preds, tuning, estimators = [], [], {}
+    for group, targets in target_groups(data).items():
+        tr, va, te = (_rows(data, s, targets) for s in ("train", "valid", "test"))
+        out, fitted = np.empty((len(te), len(targets))), {}
+        for j, name in enumerate(targets):
+            y = data.table[name].to_numpy(float)
+            est = HistGradientBoostingRegressor(max_iter=max_iter, learning_rate=learning_rate,
+                                                max_leaf_nodes=max_leaf_nodes, early_stopping=False,
+                                                random_state=seed)
+            with limit_threads(threads):
+                est.fit(X.iloc[tr], y[tr])
+                curve = [_valid_r2(y[va][:, None], p) for p in est.staged_predict(X.iloc[va])]
+                n_best = int(np.argmax(curve)) + 1
+                out[:, j] = next(p for n, p in enumerate(est.staged_predict(X.iloc[te]), start=1)
+                                 if n == n_best)
+            tuning += [(model, name, f"max_iter={n}", sc, n == n_best)
+                       for n, sc in enumerate(curve, start=1) if n % 10 == 0 or n == n_best]
+            fitted[name] = (est, n_best)
+        preds.append(_long(model, data, te, targets, out))
+        estimators[group] = fitted
+    return BaselineFit(model, pd.concat(preds, ignore_index=True),
+                       pd.DataFrame(tuning, columns=list(TUNING_COLUMNS)), estimators)
+
+
+@contextlib.contextmanager
+def limit_threads(n: int | None, *, torch: bool = False) -> Iterator[None]:
+    """Run a block with at most ``n`` BLAS/OpenMP threads (and torch threads), then restore.
+
+    ``None`` leaves the libraries' defaults. On a CPU shared with other jobs one thread is often
+    several times faster than two (OpenMP workers wait on each other).
+    """
+    from threadpoolctl import threadpool_limits
+
+    if n is None:
+        yield
+        return
+    if n < 1:
+        raise ValueError(f"threads must be positive or None, got {n}")
+    old = None
+    if torch:
+        import torch as _torch
+
+        old = _torch.get_num_threads()
+        _torch.set_num_threads(int(n))
+    try:
+        with threadpool_limits(limits=int(n)):
+            yield
+    finally:
+        if old is not None:
+            _torch.set_num_threads(old)
+
+
+class _CodesDataset:
+    """Map-style torch dataset of base codes (n, L) and labels (n, T)."""
+
+    def __init__(self, codes: np.ndarray, labels: np.ndarray):
+        self.codes, self.labels = codes, labels.astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        import torch
+
+        return {"input_ids": torch.from_numpy(self.codes[i].astype(np.int64)),
+                "labels": torch.from_numpy(self.labels[i])}
+
+
+def _keep_best_callback():
+    """A ``TrainerCallback`` that keeps the weights of the epoch with the best ``eval_r2`` in memory
+    and loads them when training ends (no checkpoint files, unlike ``load_best_model_at_end``)."""
+    from transformers import TrainerCallback
+
+    class KeepBest(TrainerCallback):
+        def __init__(self):
+            self.best, self.state_dict = -float("inf"), None
+
+        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+            score = (metrics or {}).get("eval_r2", -float("inf"))
+            if model is not None and score > self.best:
+                self.best = score
+                self.state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            if model is not None and self.state_dict is not None:
+                model.load_state_dict(self.state_dict)
+
+    return KeepBest()
+
+
+def _r2_metric(pred) -> dict[str, float]:
+    """``compute_metrics`` for the Trainer: mean valid R² over targets."""
+    y, p = np.asarray(pred.label_ids), np.asarray(pred.predictions)
+    return {"r2": _valid_r2(y.reshape(len(y), -1), p)}
+
+
+def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: int = 1000,
+            channels: Sequence[int] = (32,), kernel_sizes: Sequence[int] = (15,),
+            pool_sizes: Sequence[int] = (1,), global_pool: str = "max", hidden_size: int = 64,
+            dropout: float = 0.2, epochs: int = 5, batch_size: int = 32, learning_rate: float = 2e-3,
+            weight_decay: float = 1e-4, seed: int = 0, device: str = "auto",
+            threads: int | None = None, sequences: Sequence[str] | None = None,
+            model: str = "cnn") -> BaselineFit:
+    """Train :class:`cornlib.cnn.PromoterCNN` per target group with the Hugging Face ``Trainer``.
+
+    Sequences are padded/cropped to ``seq_length`` with the TSS end aligned. The Trainer
+    evaluates valid after every epoch and the weights of the epoch with the best mean valid R²
+    are kept (in memory, no checkpoints); test is predicted once. Each group's model is saved
+    with ``save_pretrained`` to ``output_dir/<group>/model``.
+
+    Args:
+        data: the modelling table.
+        output_dir: where the models go.
+        seq_length, channels, kernel_sizes, pool_sizes, global_pool, hidden_size, dropout: the
+            architecture
+            (:class:`cornlib.cnn.PromoterCNNConfig`).
+        epochs, batch_size, learning_rate, weight_decay: optimisation (AdamW, linear decay).
+        seed: seed of the initial weights, batch order and dropout.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        threads: torch intra-op threads during training (``None``: torch's default). On shared
+            CPUs one thread is often faster than two.
+        sequences: replacement sequences aligned with ``data.table`` (e.g. shuffles).
+        model: name of the baseline.
+    """
+    import torch
+
+    with warnings.catch_warnings():  # tqdm.auto warns in notebooks without ipywidgets
+        warnings.simplefilter("ignore")
+        from transformers import PrinterCallback, Trainer, default_data_collator
+        from transformers.utils import logging as hf_logging
+
+    from cornlib import cnn, train
+
+    output_dir = Path(output_dir)
+    codes = features.encode_fixed(_sequences(data, sequences), length=seq_length, align="end")
+    preds, tuning, estimators = [], [], {}
+    for group, targets in target_groups(data).items():
+        tr, va, te = (_rows(data, s, targets) for s in ("train", "valid", "test"))
+        y = data.table[targets].to_numpy(np.float32)
+        mean, std = y[tr].mean(axis=0), y[tr].std(axis=0)
+        if (std <= 0).any():
+            raise ValueError(f"{model}: a target of group {group!r} is constant on train")
+        config = cnn.PromoterCNNConfig(
+            seq_length=seq_length, n_targets=len(targets), channels=list(channels),
+            kernel_sizes=list(kernel_sizes), pool_sizes=list(pool_sizes), global_pool=global_pool,
+            hidden_size=hidden_size,
+            dropout=dropout, target_names=list(targets), target_mean=mean.tolist(),
+            target_std=std.tolist())
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = cnn.PromoterCNN(config)
+        out = output_dir / group
+        args = train.training_arguments(
+            out / "trainer", device=device, seed=seed, num_train_epochs=epochs,
+            per_device_train_batch_size=batch_size, per_device_eval_batch_size=4 * batch_size,
+            learning_rate=learning_rate, weight_decay=weight_decay, eval_strategy="epoch",
+            save_strategy="no", logging_strategy="epoch", disable_tqdm=True)
+        keep_best = _keep_best_callback()
+        trainer = Trainer(model=net, args=args, data_collator=default_data_collator,
+                          train_dataset=_CodesDataset(codes[tr], y[tr]),
+                          eval_dataset=_CodesDataset(codes[va], y[va]), compute_metrics=_r2_metric,
+                          callbacks=[keep_best])
+        trainer.remove_callback(PrinterCallback)  # the epochs are in the tuning table
+        with limit_threads(threads, torch=True):
+            trainer.train()  # ends with the best epoch's weights loaded
+            test = trainer.predict(_CodesDataset(codes[te], y[te]))
+        history = [h for h in trainer.state.log_history if "eval_r2" in h]
+        best_epoch = max(history, key=lambda h: h["eval_r2"])["epoch"]
+        tuning += [(model, group, f"epoch={h['epoch']:g}", h["eval_r2"], h["epoch"] == best_epoch)
+                   for h in history]
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            trainer.save_model(str(out / "model"))
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
+        shutil.rmtree(out / "trainer", ignore_errors=True)
+        preds.append(_long(model, data, te, targets, test.predictions))
+        estimators[group] = out / "model"
+    return BaselineFit(model, pd.concat(preds, ignore_index=True),
+                       pd.DataFrame(tuning, columns=list(TUNING_COLUMNS)), estimators)
+
+
+def combine(fits: Sequence[BaselineFit]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stack the predictions and the tuning tables of several fits (names must be unique)."""
+    names = [f.model for f in fits]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"baseline names repeat: {dup}; give each fit its own model= name")
+    return (pd.concat([f.predictions for f in fits], ignore_index=True),
+            pd.concat([f.tuning for f in fits], ignore_index=True))
+
+
+def summary(results: pd.DataFrame, metric: str = "pearson_r2", *,
+            targets: Sequence[str] | None = None, digits: int = 3) -> pd.DataFrame:
+    """A model × target table of ``value [ci_low, ci_high]`` strings for one metric.
+
+    ``targets`` picks and orders the columns (those absent from ``results`` are skipped);
+    undefined values (a constant prediction's correlation) show as ``—``.
+    """
+    sub = results[results["metric"] == metric]
+    if sub.empty:
+        raise ValueError(f"no rows for metric {metric!r}; metrics present: "
+                         f"{sorted(results['metric'].unique())}")
+    fmt = f"{{:.{digits}f}}"
+    text = sub.apply(lambda r: f"{fmt.format(r['value'])} [{fmt.format(r['ci_low'])}, "
+                               f"{fmt.format(r['ci_high'])}]" if np.isfinite(r["value"]) else "—",
+                     axis=1)
+    table = sub.assign(text=text).pivot(index="model", columns="target", values="text")
+    models = list(dict.fromkeys(sub["model"]))
+    present = list(dict.fromkeys(sub["target"]))
+    columns = present if targets is None else [t for t in targets if t in present]
+    return table.loc[models, columns]

@@ -1,0 +1,294 @@
+"""Sequence features: base composition, k-mer spectra, fixed-size codes, core-promoter elements, motifs.
+
+Length policy (declared once, applied everywhere): promoters may differ in length (trimmed at
+neighbouring genes). Composition and k-mer spectra are **frequencies normalised by length** (by
+the number of valid windows), so unequal lengths are fine; raw k-mer counts
+(``normalise=False``) and fixed-size codes without a ``length`` need equal lengths and raise
+``ValueError`` otherwise. Position-dependent features are anchored at the **3' end** of each
+sequence, which is the TSS for cornlib promoters (``upstream`` bases 5'→3', ``downstream=0``).
+Bases other than A, C, G, T (N, IUPAC codes) are code 4: they count as ``N`` in the composition,
+and k-mer windows touching them are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+ALPHABET = "ACGT"
+N_CODE = 4
+_LOOKUP = np.full(256, N_CODE, dtype=np.uint8)
+for _i, _b in enumerate(ALPHABET):
+    _LOOKUP[ord(_b)] = _i
+    _LOOKUP[ord(_b.lower())] = _i
+# Sequences processed at once when counting k-mers (bounds the dense block to ~chunk * 4**k).
+_KMER_CHUNK_VALUES = 4_000_000
+
+
+def _check_sequences(seqs: Sequence[str]) -> list[str]:
+    """A non-empty list of non-empty ASCII strings."""
+    if isinstance(seqs, str):
+        raise ValueError("pass a list of sequences, not one string")
+    seqs = list(seqs)
+    if not seqs:
+        raise ValueError("no sequences given")
+    for i, s in enumerate(seqs):
+        if not isinstance(s, str) or not s:
+            raise ValueError(f"sequence {i} is empty or not a string ({type(s).__name__})")
+    return seqs
+
+
+def lengths(seqs: Sequence[str]) -> np.ndarray:
+    """Lengths of the sequences, shape (n,)."""
+    return np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+
+
+def encode(seqs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated base codes (A=0, C=1, G=2, T=3, other=4) and the start offset of each sequence.
+
+    Returns:
+        ``codes`` of shape (total_length,) uint8 and ``offsets`` of shape (n + 1,): sequence ``i``
+        is ``codes[offsets[i]:offsets[i + 1]]``.
+    """
+    seqs = _check_sequences(seqs)
+    try:
+        raw = "".join(seqs).encode("ascii")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"sequences must be ASCII DNA letters: {err}") from None
+    codes = _LOOKUP[np.frombuffer(raw, dtype=np.uint8)]
+    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+    np.cumsum(lengths(seqs), out=offsets[1:])
+    return codes, offsets
+
+
+def encode_fixed(seqs: Sequence[str], length: int | None = None, align: str = "end") -> np.ndarray:
+    """Base codes in a fixed-size array for a CNN, shape (n, length), uint8 (4 = N or padding).
+
+    Args:
+        seqs: DNA strings.
+        length: output width. ``None`` requires equal lengths. Longer sequences are cropped and
+            shorter ones padded with code 4, keeping the ``align`` end in place.
+        align: ``"end"`` (keep the 3'/TSS end aligned, the default for promoters) or ``"start"``.
+
+    Raises:
+        ValueError: unequal lengths with ``length=None``, or a bad ``align``.
+    """
+    if align not in {"end", "start"}:
+        raise ValueError(f"align must be 'end' or 'start', not {align!r}")
+    codes, offsets = encode(seqs)
+    lens = np.diff(offsets)
+    if length is None:
+        if lens.min() != lens.max():
+            raise ValueError(f"sequences have unequal lengths ({lens.min()}..{lens.max()} bp); pass "
+                             "length= to pad/crop them to one width (TSS end aligned)")
+        return codes.reshape(len(lens), int(lens[0])).copy()
+    if length < 1:
+        raise ValueError(f"length must be positive, got {length}")
+    out = np.full((len(lens), length), N_CODE, dtype=np.uint8)
+    for i, (lo, n) in enumerate(zip(offsets[:-1], lens)):
+        m = min(n, length)
+        if align == "end":
+            out[i, length - m:] = codes[lo + n - m: lo + n]
+        else:
+            out[i, :m] = codes[lo: lo + m]
+    return out
+
+
+def composition(seqs: Sequence[str]) -> np.ndarray:
+    """Fractions of A, C, G, T and N per sequence (the bag of nucleotides), shape (n, 5).
+
+    Rows sum to 1 (length-normalised, so unequal lengths are fine).
+    """
+    codes, offsets = encode(seqs)
+    seq_id = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    counts = np.zeros((len(offsets) - 1, 5), dtype=np.float64)
+    np.add.at(counts, (seq_id, codes), 1.0)
+    return counts / np.diff(offsets)[:, None]
+
+
+COMPOSITION_NAMES: tuple[str, ...] = ("A", "C", "G", "T", "N")
+
+
+def kmer_names(k: int, canonical: bool = False) -> list[str]:
+    """Column names of :func:`kmer_counts` for one ``k`` (lexicographic; canonical = min(kmer, revcomp))."""
+    names = ["".join(t) for t in _product(k)]
+    if canonical:
+        cols, _ = _canonical_map(k)
+        return [names[i] for i in cols]
+    return names
+
+
+def _product(k: int) -> list[tuple[str, ...]]:
+    import itertools
+
+    return list(itertools.product(ALPHABET, repeat=k))
+
+
+@lru_cache(maxsize=None)
+def _canonical_map(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """For one ``k``: the k-mer ids kept as canonical columns, and each k-mer id's column."""
+    ids = np.arange(4 ** k)
+    digits = (ids[:, None] // 4 ** np.arange(k - 1, -1, -1)) % 4  # id → base codes, 5'→3'
+    rc = ((3 - digits[:, ::-1]) * 4 ** np.arange(k - 1, -1, -1)).sum(axis=1)
+    canon = np.minimum(ids, rc)
+    keep, column = np.unique(canon, return_inverse=True)
+    return keep, column
+
+
+def _positions(codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sequence index of every position (int32) and the running count of non-ACGT codes."""
+    seq_id = np.repeat(np.arange(len(offsets) - 1, dtype=np.int32), np.diff(offsets))
+    bad = np.zeros(len(codes) + 1, dtype=np.int32)
+    np.cumsum(codes == N_CODE, out=bad[1:])
+    return seq_id, bad
+
+
+def _count_block(codes: np.ndarray, offsets: np.ndarray, seq_id: np.ndarray, bad: np.ndarray,
+                 k: int, canonical: bool, sparse: bool):
+    """Counts of every k-mer per sequence: dense float32 (n, width) or CSR."""
+    import scipy.sparse as sp
+
+    n = len(offsets) - 1
+    m = max(len(codes) - k + 1, 0)  # window starts
+    kid = np.zeros(m, dtype=np.int32)
+    clipped = np.minimum(codes, 3).astype(np.int32)
+    for j in range(k):
+        kid *= 4
+        kid += clipped[j: j + m]
+    sid = seq_id[:m]
+    # A window is valid if it has no non-ACGT code and ends inside its own sequence.
+    valid = (bad[k: k + m] == bad[:m]) & (np.arange(k, k + m) <= offsets[1:][sid])
+    width = 4 ** k
+    if canonical:
+        keep, column = _canonical_map(k)
+        kid, width = column.astype(np.int32)[kid], len(keep)
+    rows, cols = sid[valid], kid[valid]
+    out = np.zeros((n, width), dtype=np.float32) if not sparse else None
+    blocks = []
+    chunk = max(1, _KMER_CHUNK_VALUES // width)
+    bounds = np.searchsorted(rows, np.arange(0, n + chunk, chunk))
+    for c, lo in enumerate(range(0, n, chunk)):
+        hi = min(lo + chunk, n)
+        key = (rows[bounds[c]: bounds[c + 1]] - lo).astype(np.int64) * width + cols[bounds[c]: bounds[c + 1]]
+        dense = np.bincount(key, minlength=(hi - lo) * width).reshape(hi - lo, width)
+        if sparse:
+            blocks.append(sp.csr_matrix(dense.astype(np.float32)))
+        else:
+            out[lo:hi] = dense
+    return sp.vstack(blocks, format="csr") if sparse else out
+
+
+def kmer_counts(seqs: Sequence[str], k: int, *, canonical: bool = False, sparse: bool = True):
+    """Counts of every k-mer in every sequence, shape (n, 4**k) (fewer columns if ``canonical``).
+
+    Windows that touch a non-ACGT base are skipped. With ``canonical`` a k-mer and its reverse
+    complement share one column (strand-agnostic; ``kmer_names(k, True)`` names the columns).
+    Returns a CSR matrix (``sparse=True``) or a dense array, float32.
+    """
+    if not 1 <= k <= 12:
+        raise ValueError(f"k must lie in 1..12, got {k}")
+    codes, offsets = encode(seqs)
+    seq_id, bad = _positions(codes, offsets)
+    return _count_block(codes, offsets, seq_id, bad, k, canonical, sparse)
+
+
+def kmer_spectrum(seqs: Sequence[str], k_max: int, *, k_min: int = 1, canonical: bool = False,
+                  normalise: bool = True, sparse: bool = False):
+    """The k-mer spectrum for every k in ``k_min..k_max``, side by side.
+
+    Args:
+        seqs: DNA strings.
+        k_max, k_min: the range of k (inclusive).
+        canonical: merge each k-mer with its reverse complement.
+        normalise: frequencies (each k block of a row sums to 1 over its valid windows) — the
+            declared policy for unequal lengths. ``False`` gives raw counts and requires equal
+            lengths.
+        sparse: return a CSR matrix instead of a dense float32 array.
+
+    Returns:
+        Matrix of shape (n, sum of block widths); columns named by :func:`kmer_spectrum_names`.
+
+    Raises:
+        ValueError: bad k range, or unequal lengths with ``normalise=False``.
+    """
+    import scipy.sparse as sp
+
+    seqs = _check_sequences(seqs)
+    if not 1 <= k_min <= k_max <= 12:
+        raise ValueError(f"need 1 <= k_min <= k_max <= 12, got k_min={k_min}, k_max={k_max}")
+    if not normalise:
+        lens = lengths(seqs)
+        if lens.min() != lens.max():
+            raise ValueError(f"sequences have unequal lengths ({lens.min()}..{lens.max()} bp) and raw "
+                             "k-mer counts need equal ones; use normalise=True (length-normalised "
+                             "frequencies)")
+    codes, offsets = encode(seqs)
+    seq_id, bad = _positions(codes, offsets)
+    blocks = []
+    for k in range(k_min, k_max + 1):
+        X = _count_block(codes, offsets, seq_id, bad, k, canonical, sparse)
+        if normalise:
+            total = np.asarray(X.sum(axis=1), dtype=np.float32).reshape(-1, 1)
+            scale = 1.0 / np.maximum(total, 1.0)
+            X = sp.csr_matrix(X.multiply(scale)) if sparse else X * scale
+        blocks.append(X)
+    return sp.hstack(blocks, format="csr").astype(np.float32) if sparse else np.hstack(blocks)
+
+
+def kmer_spectrum_names(k_max: int, *, k_min: int = 1, canonical: bool = False) -> list[str]:
+    """Column names of :func:`kmer_spectrum`."""
+    return [name for k in range(k_min, k_max + 1) for name in kmer_names(k, canonical)]
+
+
+#: Core-promoter elements searched near the TSS (regular expressions, read 5'→3').
+CORE_ELEMENTS: dict[str, str] = {
+    "tata": "TATA[AT]A[AT][AG]",   # TATA box (TATAWAWR)
+    "inr": "[CT][CT]A[ACGT][AT][CT][CT]",  # initiator (YYANWYY)
+    "ypatch": "[CT]{8}",           # Y patch: a pyrimidine run of >= 8 (plant core promoters)
+    "caat": "CCAAT|ATTGG",         # CAAT box, either strand
+    "gbox": "CACGTG",              # G-box (palindromic)
+}
+
+
+def core_promoter_elements(seqs: Sequence[str], proximal: int = 100) -> pd.DataFrame:
+    """Counts of core-promoter elements and GC measures, one row per sequence.
+
+    Columns: for each element of :data:`CORE_ELEMENTS`, ``<name>_proximal`` (overlapping matches
+    inside the last ``proximal`` bases, i.e. next to the TSS; the whole sequence if shorter) and
+    ``<name>_per_kb`` (matches per kb over the whole sequence); then ``gc``, ``gc_proximal`` and
+    ``cpg_oe`` (observed/expected CpG). All length-normalised or anchored at the 3' end.
+    """
+    seqs = [s.upper() for s in _check_sequences(seqs)]
+    if proximal < 1:
+        raise ValueError(f"proximal must be positive, got {proximal}")
+    cols: dict[str, np.ndarray] = {}
+    lens = lengths(seqs).astype(float)
+    for name, pattern in CORE_ELEMENTS.items():
+        rx = re.compile(f"(?=({pattern}))")
+        cols[f"{name}_proximal"] = np.array([len(rx.findall(s[-proximal:])) for s in seqs], float)
+        cols[f"{name}_per_kb"] = np.array([len(rx.findall(s)) for s in seqs], float) / lens * 1000
+    comp = composition(seqs)
+    cols["gc"] = comp[:, 1] + comp[:, 2]
+    cols["gc_proximal"] = composition([s[-proximal:] for s in seqs])[:, 1:3].sum(axis=1)
+    cpg = np.array([s.count("CG") for s in seqs], float)
+    expected = comp[:, 1] * comp[:, 2] * lens
+    cols["cpg_oe"] = np.where(expected > 0, cpg / np.maximum(expected, 1e-12), 0.0)
+    return pd.DataFrame(cols)
+
+
+def motif_scores(seqs: Sequence[str], motifs=None) -> np.ndarray:
+    """Best log-odds score of each JASPAR plant motif in each sequence, shape (n, n_motifs).
+
+    Delegates to ``cornlib.motifs.max_scores`` (both strands, length-independent maximum);
+    ``motifs=None`` loads ``cornlib.motifs.load_plant_motifs()``.
+    """
+    from cornlib import motifs as motif_lib
+
+    seqs = _check_sequences(seqs)
+    if motifs is None:
+        motifs = motif_lib.load_plant_motifs()
+    return np.asarray(motif_lib.max_scores(seqs, motifs), dtype=np.float32)
