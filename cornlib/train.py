@@ -1,9 +1,11 @@
-"""Training loops on the Hugging Face ``Trainer``: arguments, precision and device choice."""
+"""Training on the Hugging Face ``Trainer``: arguments, precision, batches, callbacks, resuming."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -40,8 +42,356 @@ def training_arguments(output_dir: str | Path, *, device: str = "auto", seed: in
 
     device = resolve_device(device)
     defaults: dict[str, Any] = dict(report_to="none", seed=seed, data_seed=seed,
-                                    use_cpu=device == "cpu", save_safetensors=True,
+                                    use_cpu=device == "cpu",
                                     disable_tqdm=False, dataloader_num_workers=0)
     defaults.update(precision_kwargs(device))
     defaults.update(kwargs)
     return TrainingArguments(output_dir=str(output_dir), **defaults)
+
+
+# --- examples and batches ------------------------------------------------------------------------
+
+def derive_seed(*keys: int) -> int:
+    """A 32-bit seed hashed from non-negative integers (``derive_seed(seed, epoch, index)``)."""
+    import numpy as np
+
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
+class MaskedLMDataset:
+    """Tokenized examples for masked-LM training, each masked afresh (but reproducibly) per epoch.
+
+    Item ``i`` is ``{"input_ids": [...], "mask_seed": derive_seed(seed, epoch, i)}``; the
+    ``Trainer`` (through accelerate) calls :meth:`set_epoch` at each epoch, and
+    :class:`MaskingCollator` draws the masks from ``mask_seed``. So the masks depend only on
+    ``(seed, epoch, example)``, not on how many batches ran before: a run resumed from a checkpoint
+    masks every batch exactly as the uninterrupted run does.
+
+    Args:
+        input_ids: one list of token ids per example (specials included).
+        seed: the run's seed.
+    """
+
+    def __init__(self, input_ids: list[list[int]], seed: int = 0):
+        self.input_ids = input_ids
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the masks of epoch ``epoch`` from now on."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {"input_ids": self.input_ids[i], "mask_seed": derive_seed(self.seed, self.epoch, i)}
+
+    @property
+    def lengths(self) -> list[int]:
+        """Tokens per example (for length grouping)."""
+        return [len(x) for x in self.input_ids]
+
+
+class MaskingCollator:
+    """Batch tokenized examples for the masked LM, padding each batch only to its longest example.
+
+    Three kinds of example (dicts with ``input_ids``, a list of ints):
+
+    * with ``mask_seed`` (from :class:`MaskedLMDataset`): masked by
+      ``DataCollatorForLanguageModeling``'s rule (``mlm_probability`` of the non-special tokens;
+      of those ``mask_replace_prob`` (80 %) become ``<mask>``, ``random_replace_prob`` (10 %) a
+      random token, the rest stay), drawing from a generator seeded with ``mask_seed``, so masks
+      are reproducible and resumable;
+    * with ``labels`` (a fixed held-out masking, :func:`cornlib.pretrain.mask_fixed`): only padded,
+      labels with ``-100``;
+    * with neither: masked with torch's global RNG (the plain Hugging Face behaviour).
+
+    A batch is padded to its longest example rounded up to ``pad_to_multiple_of``.
+    Returns ``input_ids``, ``attention_mask``, ``labels``, each ``(B, L)``.
+    """
+
+    def __init__(self, tokenizer, mlm_probability: float = 0.15,
+                 pad_to_multiple_of: int | None = 8, mask_replace_prob: float = 0.8,
+                 random_replace_prob: float = 0.1):
+        from transformers import DataCollatorForLanguageModeling, DataCollatorForTokenClassification
+
+        if not 0.0 < mlm_probability < 1.0:
+            raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
+        if tokenizer.mask_token is None or tokenizer.pad_token is None:
+            raise ValueError("masked-LM batches need a tokenizer with <mask> and <pad> tokens")
+        # examples are already token ids, so padding them with tokenizer.pad is the right call
+        tokenizer.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
+        self.tokenizer = tokenizer
+        self.mlm_probability = mlm_probability
+        self.masking = DataCollatorForLanguageModeling(
+            tokenizer, mlm_probability=mlm_probability, pad_to_multiple_of=pad_to_multiple_of,
+            mask_replace_prob=mask_replace_prob, random_replace_prob=random_replace_prob)
+        self.padding = DataCollatorForTokenClassification(
+            tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        if "labels" in examples[0]:
+            return dict(self.padding([{k: ex[k] for k in ("input_ids", "labels")}
+                                      for ex in examples]))
+        if "mask_seed" not in examples[0]:
+            return dict(self.masking([{"input_ids": ex["input_ids"]} for ex in examples]))
+        return dict(self.padding([self._mask(ex["input_ids"], ex["mask_seed"])
+                                  for ex in examples]))
+
+    def _mask(self, input_ids: list[int], seed: int) -> dict[str, list[int]]:
+        """Mask one example with a generator seeded by ``seed``."""
+        import torch
+
+        self.masking.generator = torch.Generator().manual_seed(seed)
+        try:
+            inputs, labels = self.masking.torch_mask_tokens(torch.tensor([input_ids]))  # 1, L
+        finally:
+            self.masking.generator = None
+        return {"input_ids": inputs[0].tolist(), "labels": labels[0].tolist()}
+
+
+def padded_collator(tokenizer, max_length: int, mlm_probability: float = 0.15):
+    """The naive reference for the benchmark: every batch padded to ``max_length``."""
+    from transformers import DataCollatorForLanguageModeling
+
+    tokenizer.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
+
+    class PadToMaxLength(DataCollatorForLanguageModeling):
+        def torch_call(self, examples):
+            batch = self.tokenizer.pad([{"input_ids": ex["input_ids"]} for ex in examples],
+                                       padding="max_length", max_length=max_length,
+                                       return_tensors="pt")
+            batch["input_ids"], batch["labels"] = self.torch_mask_tokens(batch["input_ids"])
+            return batch
+
+    return PadToMaxLength(tokenizer, mlm_probability=mlm_probability)
+
+
+# --- Trainer, sampler and callbacks (built on first use: transformers is slow to import)
+
+@functools.cache
+def _hf_classes() -> dict[str, type]:
+    """Build the classes that subclass transformers types."""
+    import torch
+    from transformers import PrinterCallback, ProgressCallback, Trainer, TrainerCallback
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+    from transformers.utils.notebook import NotebookProgressCallback
+
+    class EpochLengthGroupedSampler(LengthGroupedSampler):
+        """Length-grouped order drawn from a generator seeded with ``(seed, epoch)``.
+
+        Batches hold examples of similar length (so little padding), the order changes every
+        epoch, and it does not depend on the global RNG, so a resumed run sees the same batches.
+        """
+
+        def __init__(self, batch_size: int, lengths: list[int], seed: int = 0):
+            super().__init__(batch_size, lengths=lengths)
+            self.seed = seed
+            self.set_epoch(0)
+
+        def set_epoch(self, epoch: int) -> None:
+            self.generator = torch.Generator().manual_seed(derive_seed(self.seed, int(epoch)))
+
+    class CornTrainer(Trainer):
+        """``Trainer`` whose ``group_by_length`` sampler is seeded per epoch (exact resuming)."""
+
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            if (self.args.train_sampling_strategy != "group_by_length"
+                    or not hasattr(dataset, "lengths")):
+                return super()._get_train_sampler(train_dataset)
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return EpochLengthGroupedSampler(
+                self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                dataset.lengths, seed)
+
+    class LossHistory(TrainerCallback):
+        """Keep the Trainer's log history (train and eval loss by step), also on disk.
+
+        After every log it writes ``state.log_history`` to ``path`` (JSON, atomic), so a killed
+        run leaves its curves behind; a resumed run restores the history from its checkpoint and
+        continues the same file. :meth:`frame` gives the tidy table of :func:`loss_curves`.
+        """
+
+        def __init__(self, path: str | Path | None = None):
+            self.path = Path(path) if path is not None else None
+            self.history: list[dict[str, Any]] = []
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            self.history = list(state.log_history)
+            if self.path is not None and state.is_world_process_zero:
+                from cornlib import io
+
+                io.write_json(self.path, self.history)
+
+        def frame(self):
+            return loss_curves(self.history)
+
+    class QuietProgress(ProgressCallback):
+        """One tqdm bar over the training steps: no log dicts and no evaluation bars under it."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            return None
+
+        def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+            return None
+
+    return {"EpochLengthGroupedSampler": EpochLengthGroupedSampler, "CornTrainer": CornTrainer,
+            "LossHistory": LossHistory, "QuietProgress": QuietProgress,
+            "_printers": (PrinterCallback, ProgressCallback, NotebookProgressCallback)}
+
+
+def __getattr__(name: str):
+    """``CornTrainer``, ``LossHistory``, ``QuietProgress``, ``EpochLengthGroupedSampler``."""
+    if name in ("CornTrainer", "LossHistory", "QuietProgress", "EpochLengthGroupedSampler"):
+        return _hf_classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def loss_curves(log_history: list[dict[str, Any]]):
+    """Tidy loss curves from a Trainer log history.
+
+    Returns:
+        A DataFrame with columns ``step``, ``epoch``, ``split`` (``train`` or ``valid``),
+        ``loss``, ``learning_rate`` (NaN for valid rows), sorted by split and step.
+    """
+    import pandas as pd
+
+    rows = []
+    for entry in log_history:
+        if "loss" in entry:
+            rows.append({"step": entry.get("step"), "epoch": entry.get("epoch"), "split": "train",
+                         "loss": entry["loss"], "learning_rate": entry.get("learning_rate")})
+        if "eval_loss" in entry:
+            rows.append({"step": entry.get("step"), "epoch": entry.get("epoch"), "split": "valid",
+                         "loss": entry["eval_loss"], "learning_rate": float("nan")})
+    df = pd.DataFrame(rows, columns=["step", "epoch", "split", "loss", "learning_rate"])
+    return df.astype({"loss": float, "learning_rate": float}).sort_values(
+        ["split", "step"], kind="stable").reset_index(drop=True)
+
+
+@contextlib.contextmanager
+def quiet_hf_bars() -> Iterator[None]:
+    """Hide transformers' own progress bars (saving and loading weights) inside the block.
+
+    The Trainer's step bar is a plain tqdm bar and stays.
+    """
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+def make_trainer(model, args, train_dataset, eval_dataset=None, *, data_collator=None,
+                 processing_class=None, callbacks: list | None = None,
+                 history_path: str | Path | None = None):
+    """A :class:`CornTrainer` with a quiet progress bar and a ``LossHistory`` callback.
+
+    Args:
+        model, args, train_dataset, eval_dataset, data_collator, processing_class: as for
+            ``transformers.Trainer``.
+        callbacks: more ``TrainerCallback`` objects.
+        history_path: where ``LossHistory`` keeps the log history (JSON); ``None`` = memory only.
+
+    Returns:
+        The trainer; its ``LossHistory`` is ``trainer.loss_history``.
+    """
+    classes = _hf_classes()
+    history = classes["LossHistory"](history_path)
+    trainer = classes["CornTrainer"](model=model, args=args, train_dataset=train_dataset,
+                                     eval_dataset=eval_dataset, data_collator=data_collator,
+                                     processing_class=processing_class,
+                                     callbacks=[history, *(callbacks or [])])
+    for printer in classes["_printers"]:
+        trainer.remove_callback(printer)
+    if not args.disable_tqdm:
+        trainer.add_callback(classes["QuietProgress"])
+    trainer.loss_history = history
+    return trainer
+
+
+# --- checkpoints ---------------------------------------------------------------------------------
+
+def last_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest ``checkpoint-<step>`` folder in ``output_dir`` (``None`` if there is none)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return None
+    found = get_last_checkpoint(str(output_dir))
+    return Path(found) if found else None
+
+
+def check_checkpoint(checkpoint: str | Path, config) -> None:
+    """Raise if ``checkpoint`` cannot resume a model of ``config``.
+
+    Raises:
+        FileNotFoundError: ``checkpoint`` is not a folder with ``config.json`` and
+            ``trainer_state.json``.
+        ValueError: the checkpoint's vocabulary, sizes or pad id differ from ``config``'s.
+    """
+    from cornlib import io, models
+
+    checkpoint = Path(checkpoint)
+    missing = [f for f in ("config.json", "trainer_state.json") if not (checkpoint / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{checkpoint} is not a Trainer checkpoint (it lacks "
+                                f"{', '.join(missing)}); pass a checkpoint-<step> folder")
+    models.check_compatible(io.read_json(checkpoint / "config.json"), config, where=checkpoint)
+
+
+def save_model(model, path: str | Path, tokenizer=None) -> Path:
+    """``save_pretrained`` the model (and tokenizer) into ``path`` atomically; return ``path``.
+
+    The folder is written under a temporary name beside ``path`` and renamed into place, so a
+    reader never sees half a model; an existing ``path`` is replaced.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    old = path.with_name(f".{path.name}.old.{os.getpid()}")
+    try:
+        model.save_pretrained(tmp)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def fit(trainer, resume: bool | str | Path = False):
+    """Train, resuming from a checkpoint when asked; return the ``TrainOutput``.
+
+    Args:
+        trainer: from :func:`make_trainer`.
+        resume: ``False`` starts fresh; ``True`` continues from the newest checkpoint in
+            ``args.output_dir`` when there is one (else starts fresh); a path resumes from that
+            checkpoint.
+
+    Raises:
+        FileNotFoundError: ``resume`` is a path that is not a checkpoint.
+        ValueError: the checkpoint was made with another model config.
+    """
+    checkpoint: Path | None = None
+    if resume is True:
+        checkpoint = last_checkpoint(trainer.args.output_dir)
+    elif resume:
+        checkpoint = Path(resume)
+    if checkpoint is not None:
+        check_checkpoint(checkpoint, trainer.model.config)
+    return trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

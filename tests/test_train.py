@@ -1,0 +1,153 @@
+"""cornlib.train: precision, batches, reproducible masks, exact resuming, checkpoint checks."""
+
+import numpy as np
+import pytest
+import torch
+
+from cornlib import io, models, tokenize, train
+
+
+@pytest.fixture(scope="module")
+def tok():
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), 300)) for _ in range(40)]
+    return tokenize.train_bpe(seqs, vocab_size=60, model_max_length=64)
+
+
+@pytest.fixture(scope="module")
+def examples(tok):
+    rng = np.random.default_rng(2)
+    seqs = ["".join(rng.choice(list("ACGT"), int(n))) for n in rng.integers(30, 200, 40)]
+    return [ids[:48] for ids in tok(seqs)["input_ids"]]
+
+
+def _config(tok, **kw):
+    return models.config_for_tokenizer(tok, max_length=64, layers=1, hidden=16, heads=2,
+                                       intermediate=32, **kw)
+
+
+def test_training_arguments_are_fp32_offline_on_cpu(tmp_path):
+    args = train.training_arguments(tmp_path, device="cpu", seed=7, max_steps=3)
+    assert not args.bf16 and not args.fp16
+    assert args.use_cpu and args.seed == 7 and args.max_steps == 3
+    assert args.report_to in ([], "none", ["none"])
+
+
+def test_precision_is_bf16_on_capable_gpu_else_fp16(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert train.precision_kwargs("cuda") == {"bf16": True, "fp16": False}
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert train.precision_kwargs("cuda") == {"bf16": False, "fp16": True}
+    assert train.precision_kwargs("cpu") == {"bf16": False, "fp16": False}
+
+
+def test_resolve_device_rejects_unknown_names():
+    with pytest.raises(ValueError, match="device"):
+        train.resolve_device("tpu")
+
+
+def test_collator_pads_to_longest_in_batch_not_max_length(tok, examples):
+    collate = train.MaskingCollator(tok, pad_to_multiple_of=8)
+    batch = collate([{"input_ids": x} for x in examples[:4]])
+    longest = max(len(x) for x in examples[:4])
+    assert batch["input_ids"].shape[1] == -(-longest // 8) * 8
+    assert set(batch) == {"input_ids", "attention_mask", "labels"}
+    # padding and special tokens are never targets
+    special = torch.isin(batch["input_ids"], torch.tensor(tok.all_special_ids))
+    assert not (batch["labels"][batch["attention_mask"] == 0] != -100).any()
+    originally_special = batch["labels"] == -100
+    assert originally_special[special & (batch["input_ids"] != tok.mask_token_id)].all()
+
+
+def test_masks_depend_only_on_seed_epoch_and_example(tok, examples):
+    collate = train.MaskingCollator(tok, mlm_probability=0.3)
+    ds = train.MaskedLMDataset(examples, seed=5)
+    first = collate([ds[i] for i in range(8)])
+    torch.manual_seed(123)  # the global RNG plays no part
+    again = collate([ds[i] for i in range(8)])
+    torch.testing.assert_close(first["labels"], again["labels"])
+    ds.set_epoch(1)
+    other = collate([ds[i] for i in range(8)])
+    assert not torch.equal(first["labels"], other["labels"])
+    targets = (first["labels"] != -100).sum().item() / first["attention_mask"].sum().item()
+    assert 0.1 < targets < 0.5
+
+
+def test_fixed_labels_are_only_padded(tok, examples):
+    collate = train.MaskingCollator(tok)
+    ex = [{"input_ids": x, "labels": [-100] * (len(x) - 1) + [x[-1]]} for x in examples[:3]]
+    batch = collate(ex)
+    assert (batch["labels"] != -100).sum() == 3
+    assert torch.equal(batch["input_ids"][0, :len(examples[0])], torch.tensor(examples[0]))
+
+
+def _run(tok, examples, out, *, stop_at=None, resume=False, config=None):
+    from transformers import TrainerCallback
+
+    class Kill(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if stop_at is not None and state.global_step >= stop_at:
+                control.should_training_stop = True
+
+    model = models.new_mlm(config or _config(tok, dropout=0.1), seed=0)
+    args = train.training_arguments(
+        out, device="cpu", seed=0, max_steps=8, per_device_train_batch_size=8,
+        per_device_eval_batch_size=8, learning_rate=3e-3, warmup_steps=2, save_steps=3,
+        eval_strategy="steps", eval_steps=4, logging_steps=1, disable_tqdm=True,
+        train_sampling_strategy="group_by_length", remove_unused_columns=False,
+        prediction_loss_only=True)
+    heldout = [{"input_ids": x, "labels": [-100] + x[1:-1] + [-100]} for x in examples[:4]]
+    trainer = train.make_trainer(model, args, train.MaskedLMDataset(examples, seed=0), heldout,
+                                 data_collator=train.MaskingCollator(tok), processing_class=tok,
+                                 callbacks=[Kill()], history_path=out / "log_history.json")
+    train.fit(trainer, resume=resume)
+    return trainer
+
+
+def test_killed_and_resumed_run_ends_with_the_same_weights(tok, examples, tmp_path):
+    # 40 examples / 8 = 5 steps an epoch: the resumed part crosses an epoch boundary
+    whole = _run(tok, examples, tmp_path / "whole")
+    killed = _run(tok, examples, tmp_path / "killed", stop_at=4)
+    assert killed.state.global_step == 4
+    assert train.last_checkpoint(tmp_path / "killed").name == "checkpoint-3"
+    resumed = _run(tok, examples, tmp_path / "killed", resume=True)
+    assert resumed.state.global_step == 8
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    tied = resumed.model.roberta.embeddings.word_embeddings.weight
+    assert resumed.model.lm_head.decoder.weight is tied
+    curves = train.loss_curves(io.read_json(tmp_path / "killed" / "log_history.json"))
+    assert sorted(curves.loc[curves["split"] == "train", "step"]) == list(range(1, 9))
+    assert list(curves.loc[curves["split"] == "valid", "step"]) == [4, 8]
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(tok, examples, tmp_path):
+    _run(tok, examples, tmp_path / "run", stop_at=3)
+    wider = _config(tok, dropout=0.1)
+    wider.hidden_size, wider.intermediate_size = 32, 64
+    with pytest.raises(ValueError, match="hidden_size: checkpoint 16 vs expected 32"):
+        _run(tok, examples, tmp_path / "run", resume=True, config=wider)
+    with pytest.raises(FileNotFoundError, match="not a Trainer checkpoint"):
+        train.check_checkpoint(tmp_path, wider)
+
+
+def test_loss_curves_split_train_and_valid_rows():
+    history = [{"loss": 3.0, "learning_rate": 1e-3, "epoch": 0.5, "step": 1},
+               {"eval_loss": 2.5, "epoch": 0.5, "step": 1},
+               {"loss": 2.0, "learning_rate": 5e-4, "epoch": 1.0, "step": 2},
+               {"train_runtime": 1.0, "step": 2}]
+    df = train.loss_curves(history)
+    assert list(df["split"]) == ["train", "train", "valid"]
+    assert list(df["loss"]) == [3.0, 2.0, 2.5]
+
+
+def test_save_model_replaces_the_folder_whole(tok, tmp_path):
+    model = models.new_mlm(_config(tok))
+    path = tmp_path / "model"
+    path.mkdir()
+    (path / "stale.txt").write_text("old")
+    train.save_model(model, path, tok)
+    assert not (path / "stale.txt").exists()
+    assert (path / "config.json").exists() and (path / "tokenizer.json").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
