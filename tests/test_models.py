@@ -10,13 +10,6 @@ from cornlib import models, tokenize
 
 
 @pytest.fixture(scope="module")
-def tok():
-    rng = np.random.default_rng(0)
-    seqs = ["".join(rng.choice(list("ACGT"), 300)) for _ in range(40)]
-    return tokenize.train_bpe(seqs, vocab_size=60, model_max_length=64)
-
-
-@pytest.fixture(scope="module")
 def config(tok):
     return models.config_for_tokenizer(tok, max_length=64, layers=1, hidden=16, heads=2,
                                        intermediate=32, dropout=0.0)

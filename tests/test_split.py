@@ -1,6 +1,5 @@
 """Tests of cornlib.split: clustering on both strands, cluster assignment, leakage audits."""
 
-import os
 import stat
 
 import numpy as np

@@ -4,14 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from cornlib import io, models, tokenize, train
-
-
-@pytest.fixture(scope="module")
-def tok():
-    rng = np.random.default_rng(0)
-    seqs = ["".join(rng.choice(list("ACGT"), 300)) for _ in range(40)]
-    return tokenize.train_bpe(seqs, vocab_size=60, model_max_length=64)
+from cornlib import io, models, train
 
 
 @pytest.fixture(scope="module")
