@@ -22,12 +22,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[book,test]"
 	@touch $(STAMP)
 
+# Progress bars are for people at a terminal or in Jupyter, not for the rendered pages.
+BOOK := TQDM_DISABLE=1 $(BIN)/jupyter-book build . --all -W -n --keep-going
+
 book: env
-	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	$(BOOK)
 
 book-force: env
 	rm -rf _build/.jupyter_cache runs/small
-	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	$(BOOK)
 
 test: env
 	$(BIN)/python -m pytest
