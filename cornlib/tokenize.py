@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -25,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from cornlib import io
 
 #: Special tokens in RoBERTa's order, so their ids are ``<s>``=0, ``<pad>``=1, ``</s>``=2,
 #: ``<unk>``=3, ``<mask>``=4 (the defaults of ``RobertaConfig``).
@@ -197,21 +197,9 @@ def save(tokenizer, path: str | os.PathLike) -> Path:
     The directory is written beside ``path`` under a temporary name and renamed into place, so a
     reader never sees half a tokenizer.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
-    old = None
-    try:
+    with io.atomic_dir(path) as tmp:
         tokenizer.save_pretrained(tmp)
-        if path.exists():
-            old = path.with_name(f".{path.name}.old.{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    return path
+    return Path(path)
 
 
 def load(path: str | os.PathLike):

@@ -353,25 +353,13 @@ def save_model(model, path: str | Path, tokenizer=None) -> Path:
     The folder is written under a temporary name beside ``path`` and renamed into place, so a
     reader never sees half a model; an existing ``path`` is replaced.
     """
-    import os
-    import shutil
-    import tempfile
+    from cornlib import io
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
-    old = path.with_name(f".{path.name}.old.{os.getpid()}")
-    try:
+    with io.atomic_dir(path) as tmp:
         model.save_pretrained(tmp)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-    return path
+    return Path(path)
 
 
 def fit(trainer, resume: bool | str | Path = False):
