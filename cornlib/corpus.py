@@ -25,18 +25,13 @@ import numpy as np
 import pandas as pd
 
 from cornlib import CornlibWarning, io
+from cornlib.data.genome import reverse_complement
 from cornlib.tokenize import normalize
 
 COLUMNS: tuple[str, ...] = ("seq_id", "species", "source", "sequence")
 SOURCES: tuple[str, ...] = ("promoter", "genome_window")
 #: Split labels whose promoters (and cluster mates) the corpus leaves out by default.
 EVAL_SPLITS: tuple[str, ...] = ("valid", "test")
-_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
-
-
-def reverse_complement(seq: str) -> str:
-    """Reverse complement of a normalized (``ACGTN``) sequence."""
-    return seq.translate(_COMPLEMENT)[::-1]
 
 
 # --- sources -----------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from cornlib import CornlibWarning
+from cornlib.data.genome import reverse_complement
 from cornlib.tokenize import normalize
 
 #: Split labels, in order.
@@ -55,7 +56,6 @@ SEARCH_KMER = 12
 HIT_COLUMNS: tuple[str, ...] = ("query_id", "target_id", "identity", "alignment_length",
                                 "query_cov", "target_cov", "coverage", "strand", "evalue", "bits")
 _MMSEQS_FORMAT = "query,target,fident,alnlen,qstart,qend,tstart,tend,qcov,tcov,evalue,bits"
-_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 
 #: Sequences as a ``{id: sequence}`` mapping, a Series indexed by id, or a list (ids 0..n-1).
 Sequences = Union[Mapping[str, str], pd.Series, Iterable[str]]
@@ -66,11 +66,6 @@ class MMseqsError(RuntimeError):
 
 
 # --- sequences ---------------------------------------------------------------------------------
-
-def reverse_complement(seq: str) -> str:
-    """Reverse complement of a normalized (upper-case ``ACGTN``) sequence."""
-    return seq.translate(_COMPLEMENT)[::-1]
-
 
 def canonical(seq: str) -> str:
     """The smaller of a normalized sequence and its reverse complement (strand-free identity)."""

@@ -37,7 +37,8 @@ GFF_COLUMNS = ["seqid", "source", "type", "start", "end", "score", "strand", "ph
 GENE_COLUMNS = ["gene_id", "name", "type", "biotype", "chrom", "start", "end", "strand", "tss"]
 
 _FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".faa")
-_COMPLEMENT = bytes.maketrans(b"ACGTRYSWKMBDHVNacgtryswkmbdhvn", b"TGCAYRSWMKVHDBNtgcayrswmkvhdbn")
+#: Complement of DNA letters and IUPAC codes, both cases, for ``bytes.translate``.
+COMPLEMENT = bytes.maketrans(b"ACGTRYSWKMBDHVNacgtryswkmbdhvn", b"TGCAYRSWMKVHDBNtgcayrswmkvhdbn")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,7 +165,7 @@ def chrom_sizes(fasta) -> dict[str, int]:
 
 def reverse_complement(seq: str) -> str:
     """Reverse complement of a DNA string (IUPAC codes and case kept)."""
-    return seq.encode("ascii").translate(_COMPLEMENT)[::-1].decode("ascii")
+    return seq.encode("ascii").translate(COMPLEMENT)[::-1].decode("ascii")
 
 
 def fetch(fasta, chrom: str, start: int, end: int, strand: str = "+") -> str:

@@ -67,7 +67,6 @@ for _cls, _letters in enumerate((b"AT", b"GC", b"N", b"RYSWKMBDHV")):
     _CODE[np.frombuffer(_letters, np.uint8)] = 2 * _cls
     _CODE[np.frombuffer(_letters.lower(), np.uint8)] = 2 * _cls + 1
 _TO_N = bytes.maketrans(b"RYSWKMBDHVryswkmbdhv", b"NNNNNNNNNNnnnnnnnnnn")
-_COMPLEMENT = bytes.maketrans(b"ACGTRYSWKMBDHVNacgtryswkmbdhvn", b"TGCAYRSWMKVHDBNtgcayrswmkvhdbn")
 
 
 def check_parameters(*, upstream: int, downstream: int, trim_neighbours: bool, min_length: int,
@@ -225,7 +224,7 @@ def _sequences(fasta, win: pd.DataFrame, *, soft_mask: str, iupac: str, species:
     raw = genome.fetch_many(fasta, win["chrom"].to_numpy(), win["start"].to_numpy(),
                             win["end"].to_numpy())
     minus = (win["strand"] == "-").to_numpy()
-    raw = [s.translate(_COMPLEMENT)[::-1] if m else s for s, m in zip(raw, minus)]
+    raw = [s.translate(genome.COMPLEMENT)[::-1] if m else s for s, m in zip(raw, minus)]
     lengths = np.fromiter((len(s) for s in raw), dtype=np.int64, count=len(raw))
     bounds = np.concatenate([[0], np.cumsum(lengths)])
     joined = b"".join(raw)
