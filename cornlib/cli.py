@@ -93,14 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_run = sub.add_parser("run", help="run the book's notebooks with a profile (papermill)")
     run.build_parser(p_run)
-    p_run.set_defaults(func=lambda a: run.main(a.argv_after_command))
+    p_run.set_defaults(func=run.run_args)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    args.argv_after_command = argv[argv.index(args.command) + 1:]
     return int(args.func(args) or 0)
 
 

@@ -218,7 +218,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_args(build_parser().parse_args(argv))
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """Run what :func:`build_parser`'s arguments ask for; return the exit status."""
     try:
         manifest = run_profile(args.profile, only=args.only, overrides=dict(args.param),
                                run_dir=args.run_dir, progress=not args.no_progress,

@@ -66,9 +66,9 @@ def test_unknown_output_suffix_is_refused(tmp_path, capsys):
 
 def test_run_subcommand_is_kept(monkeypatch):
     seen = {}
-    monkeypatch.setattr(run, "main", lambda argv: seen.setdefault("argv", argv) and 0)
+    monkeypatch.setattr(run, "run_args", lambda args: seen.setdefault("args", args) and 0)
     assert cli.main(["run", "--profile", "tiny", "--only", "02"]) == 0
-    assert seen["argv"] == ["--profile", "tiny", "--only", "02"]
+    assert (seen["args"].profile, seen["args"].only) == ("tiny", ["02"])
     with pytest.raises(SystemExit) as exit_:
         cli.main(["run", "--help"])
     assert exit_.value.code == 0
