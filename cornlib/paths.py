@@ -37,3 +37,17 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     p = Path(path).expanduser().resolve()
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def shown(path: str | os.PathLike) -> str:
+    """``path`` as a reader should see it: relative to the repository when inside it.
+
+    Book pages print this instead of a ``PosixPath('/home/…')`` of the machine that built them.
+    """
+    p = Path(path).expanduser().resolve()
+    for base in (REPO_ROOT, Path.cwd()):
+        try:
+            return p.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return p.as_posix()
