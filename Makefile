@@ -32,10 +32,13 @@ book-force: env
 	rm -rf _build/.jupyter_cache runs/small
 	$(BOOK)
 
+# The linter first (ruff, configured in pyproject.toml), then every test.
 test: env
+	$(BIN)/ruff check cornlib tests benchmarks
 	$(BIN)/python -m pytest
 
 test-fast: env
+	$(BIN)/ruff check cornlib tests benchmarks
 	$(BIN)/python -m pytest -m "not notebooks"
 
 run-small: env

@@ -10,7 +10,7 @@ whether the results agree:
 
 - ``kmer_spectrum``: ``cornlib.features.kmer_spectrum`` (k = 1..6, vectorised) against a Python
   ``collections.Counter`` over every window of every sequence.
-- ``bootstrap ranks``: ``cornlib.metrics._resample_ranks`` (counting sort per resample) against
+- ``bootstrap ranks``: ``cornlib.evaluate.metrics._resample_ranks`` (counting sort per resample) against
   ``scipy.stats.rankdata(axis=1)`` on 1000 resamples of 1300 test genes.
 """
 
@@ -61,7 +61,7 @@ def bench_kmers(seqs: list[str], repeat: int) -> None:
 def bench_ranks(repeat: int) -> None:
     from scipy.stats import rankdata
 
-    from cornlib import metrics
+    from cornlib.evaluate import metrics
 
     rng = np.random.default_rng(0)
     x = np.round(rng.normal(size=1300), 2)

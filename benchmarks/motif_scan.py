@@ -27,8 +27,8 @@ def reference(seqs: list[str], found: list[motifs.Motif]) -> np.ndarray:
     from Bio.motifs.matrix import PositionSpecificScoringMatrix
     from Bio.Seq import Seq
 
-    pssms = [PositionSpecificScoringMatrix("ACGT", {b: list(m.log_odds()[:, i]) for i, b in enumerate("ACGT")})
-             for m in found]
+    pssms = [PositionSpecificScoringMatrix(
+        "ACGT", {b: list(m.log_odds()[:, i]) for i, b in enumerate("ACGT")}) for m in found]
     out = np.empty((len(seqs), len(found)))
     for i, s in enumerate(seqs):
         fwd, rev = Seq(s), Seq(s).reverse_complement()

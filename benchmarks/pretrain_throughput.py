@@ -1,6 +1,6 @@
 """Pretraining throughput: cornlib's masked-LM step vs a naive Hugging Face setup, same model+data.
 
-cornlib: ``cornlib.pretrain.pretrain``'s path — ``CornBertForMaskedLM`` (vocabulary projection on
+cornlib: ``cornlib.training.pretrain.pretrain``'s path — ``CornBertForMaskedLM`` (vocabulary projection on
 masked tokens only), batches padded to their longest member (multiple of 8) and grouped by length.
 Naive: ``transformers.RobertaForMaskedLM`` of the same size, every batch padded to ``max_length``,
 random batches. Both run through ``transformers.Trainer`` with the same optimiser, batch size,
@@ -79,7 +79,7 @@ def synthetic(n: int, seed: int):
 def load_data(args):
     """Sequences and tokenizer: the run directory's corpus if there is one, else synthetic."""
     if args.run_dir and (Path(args.run_dir) / "corpus.parquet").exists():
-        from cornlib import pretrain
+        from cornlib.training import pretrain
 
         corpus, tok = pretrain.load_inputs(args.run_dir)
         seqs = corpus["sequence"].sample(min(args.examples, len(corpus)),
@@ -147,7 +147,9 @@ def run_setup(name: str, seqs, tok, args, device: str, meter: Meter):
     import torch
     import transformers
 
-    from cornlib import models, pretrain, train
+    from cornlib import models
+    from cornlib import training as train
+    from cornlib.training import pretrain
 
     ids = pretrain.tokenize(seqs, tok, args.max_length)
     cfg = models.config_for_tokenizer(tok, max_length=args.max_length, layers=args.layers,
@@ -192,7 +194,8 @@ def run_setup(name: str, seqs, tok, args, device: str, meter: Meter):
 def main(argv=None) -> int:
     import torch
 
-    from cornlib import models, profiles, train
+    from cornlib import models, profiles
+    from cornlib import training as train
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--profile", default="small", help="take the model size from this profile")

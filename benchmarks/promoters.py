@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from cornlib.data import embedded, genome, promoters
+from cornlib.data import bedtools, embedded, genome, gff, promoters
 
 SAME_JOB = dict(biotypes=None, edge_policy="flag", min_length=0, max_n_fraction=1.0,
                 soft_mask="keep", iupac="keep", trim_neighbours=True, downstream=0)
@@ -39,7 +39,7 @@ def time_cornlib(files, upstream: int, cache_dir: str | None, repeat: int, **par
     """Best (wall, cpu) seconds of ``extract`` over ``repeat`` runs, and the last table."""
     best_wall = best_cpu = float("inf")
     for _ in range(repeat):
-        genome.clear_cache()  # time the annotation parse too
+        gff.clear_cache()  # time the annotation parse too
         w, c = time.perf_counter(), time.process_time()
         table, _ = promoters.extract(files.fasta, files.gff, files.species, upstream=upstream,
                                      cache_dir=cache_dir, **params)
@@ -54,12 +54,12 @@ def time_bedtools(files, upstream: int, cache_dir: str | None, repeat: int):
     best_wall = best_cpu = float("inf")
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="bench-bedtools-") as work:
-            cmd = promoters.bedtools_command(plain, files.gff, upstream, work)
+            cmd = bedtools.bedtools_command(plain, files.gff, upstream, work)
             w, c = time.perf_counter(), _children_cpu()
             res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, check=True)
             best_wall = min(best_wall, time.perf_counter() - w)
             best_cpu = min(best_cpu, _children_cpu() - c)
-    return best_wall, best_cpu, promoters.parse_getfasta(res.stdout)
+    return best_wall, best_cpu, bedtools.parse_getfasta(res.stdout)
 
 
 def compare(ours, ref) -> str:

@@ -5,7 +5,7 @@ valid R² over the targets of a group), and predicts ``test`` once. Targets come
 expression tissues together (multi-output), and the real proxy alone (its genes are the
 *A. thaliana* subset). Each ``fit_*`` returns a :class:`BaselineFit` whose ``predictions`` are a
 long table (``model, gene_id, species, target, y_true, y_pred``) for
-:func:`cornlib.metrics.evaluate_predictions`. ``sequences=`` replaces the promoters (aligned
+:func:`cornlib.evaluate.metrics.evaluate_predictions`. ``sequences=`` replaces the promoters (aligned
 with ``data.table``), e.g. by dinucleotide shuffles for the composition-only control.
 """
 
@@ -22,8 +22,9 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from cornlib import CornlibWarning, features
+from cornlib import CornlibWarning, features, sequence
 from cornlib.dataset import ModellingData
+from cornlib.evaluate import metrics
 
 PREDICTION_COLUMNS = ("model", "gene_id", "species", "target", "y_true", "y_pred")
 TUNING_COLUMNS = ("model", "group", "setting", "valid_r2", "chosen")
@@ -105,13 +106,6 @@ def _long(model: str, data: ModellingData, rows: np.ndarray, targets: Sequence[s
     return pd.concat(parts, ignore_index=True)
 
 
-def _valid_r2(y: np.ndarray, pred: np.ndarray) -> float:
-    """Mean R² over target columns (sklearn order: truth first)."""
-    from sklearn.metrics import r2_score
-
-    return float(r2_score(y, np.asarray(pred).reshape(y.shape), multioutput="uniform_average"))
-
-
 def fit_sklearn(data: ModellingData, model: str, X, make: Callable[[Any], Any],
                 grid: Sequence[Any], *, featurize: Callable | None = None,
                 threads: int | None = None) -> BaselineFit:
@@ -144,7 +138,7 @@ def fit_sklearn(data: ModellingData, model: str, X, make: Callable[[Any], Any],
         for setting in grid:
             with limit_threads(threads):
                 est = make(setting).fit(_take(X, tr), y_tr if len(targets) > 1 else y_tr[:, 0])
-                score = _valid_r2(y_va, est.predict(_take(X, va)))
+                score = metrics.mean_r2(y_va, est.predict(_take(X, va)))
             scores.append(score)
             if score > best_score or best is None:
                 best, best_score, chosen = est, score, setting
@@ -256,7 +250,7 @@ def fit_motif_gbm(data: ModellingData, X: pd.DataFrame, *, max_iter: int = 200,
                                                 random_state=seed)
             with limit_threads(threads):
                 est.fit(X.iloc[tr], y[tr])
-                curve = [_valid_r2(y[va][:, None], p) for p in est.staged_predict(X.iloc[va])]
+                curve = [metrics.mean_r2(y[va][:, None], p) for p in est.staged_predict(X.iloc[va])]
                 n_best = int(np.argmax(curve)) + 1
                 out[:, j] = next(p for n, p in enumerate(est.staged_predict(X.iloc[te]), start=1)
                                  if n == n_best)
@@ -297,48 +291,10 @@ def limit_threads(n: int | None, *, torch: bool = False) -> Iterator[None]:
             _torch.set_num_threads(old)
 
 
-class _CodesDataset:
-    """Map-style torch dataset of base codes (n, L) and labels (n, T)."""
-
-    def __init__(self, codes: np.ndarray, labels: np.ndarray):
-        self.codes, self.labels = codes, labels.astype(np.float32)
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        import torch
-
-        return {"input_ids": torch.from_numpy(self.codes[i].astype(np.int64)),
-                "labels": torch.from_numpy(self.labels[i])}
-
-
-def _keep_best_callback():
-    """A ``TrainerCallback`` that keeps the weights of the epoch with the best ``eval_r2`` in memory
-    and loads them when training ends (no checkpoint files, unlike ``load_best_model_at_end``)."""
-    from transformers import TrainerCallback
-
-    class KeepBest(TrainerCallback):
-        def __init__(self):
-            self.best, self.state_dict = -float("inf"), None
-
-        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
-            score = (metrics or {}).get("eval_r2", -float("inf"))
-            if model is not None and score > self.best:
-                self.best = score
-                self.state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-        def on_train_end(self, args, state, control, model=None, **kwargs):
-            if model is not None and self.state_dict is not None:
-                model.load_state_dict(self.state_dict)
-
-    return KeepBest()
-
-
 def _r2_metric(pred) -> dict[str, float]:
     """``compute_metrics`` for the Trainer: mean valid R² over targets."""
     y, p = np.asarray(pred.label_ids), np.asarray(pred.predictions)
-    return {"r2": _valid_r2(y.reshape(len(y), -1), p)}
+    return {"r2": metrics.mean_r2(y.reshape(len(y), -1), p)}
 
 
 def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: int = 1000,
@@ -348,7 +304,7 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
             weight_decay: float = 1e-4, seed: int = 0, device: str = "auto",
             threads: int | None = None, sequences: Sequence[str] | None = None,
             model: str = "cnn") -> BaselineFit:
-    """Train :class:`cornlib.cnn.PromoterCNN` per target group with the Hugging Face ``Trainer``.
+    """Train :class:`cornlib.models.cnn.PromoterCNN` per target group with the Hugging Face ``Trainer``.
 
     Sequences are padded/cropped to ``seq_length`` with the TSS end aligned. The Trainer
     evaluates valid after every epoch and the weights of the epoch with the best mean valid R²
@@ -360,7 +316,7 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
         output_dir: where the models go.
         seq_length, channels, kernel_sizes, pool_sizes, global_pool, hidden_size, dropout: the
             architecture
-            (:class:`cornlib.cnn.PromoterCNNConfig`).
+            (:class:`cornlib.models.cnn.PromoterCNNConfig`).
         epochs, batch_size, learning_rate, weight_decay: optimisation (AdamW, linear decay).
         seed: seed of the initial weights, batch order and dropout.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -371,15 +327,11 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
     """
     import torch
 
-    with warnings.catch_warnings():  # tqdm.auto warns in notebooks without ipywidgets
-        warnings.simplefilter("ignore")
-        from transformers import PrinterCallback, Trainer, default_data_collator
-        from transformers.utils import logging as hf_logging
-
-    from cornlib import cnn, train
+    from cornlib import training
+    from cornlib.models import cnn
 
     output_dir = Path(output_dir)
-    codes = features.encode_fixed(_sequences(data, sequences), length=seq_length, align="end")
+    codes = sequence.encode_fixed(_sequences(data, sequences), length=seq_length, align="end")
     preds, tuning, estimators = [], [], {}
     for group, targets in target_groups(data).items():
         tr, va, te = (_rows(data, s, targets) for s in ("train", "valid", "test"))
@@ -392,36 +344,29 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
             kernel_sizes=list(kernel_sizes), pool_sizes=list(pool_sizes), global_pool=global_pool,
             hidden_size=hidden_size,
             dropout=dropout, target_names=list(targets), target_mean=mean.tolist(),
-            target_std=std.tolist())
+            target_std=std.tolist(), target_transform=data.card.get("units"))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = cnn.PromoterCNN(config)
         out = output_dir / group
-        args = train.training_arguments(
+        args = training.training_arguments(
             out / "trainer", device=device, seed=seed, num_train_epochs=epochs,
             per_device_train_batch_size=batch_size, per_device_eval_batch_size=4 * batch_size,
             learning_rate=learning_rate, weight_decay=weight_decay, eval_strategy="epoch",
             save_strategy="no", logging_strategy="epoch", disable_tqdm=True)
-        keep_best = _keep_best_callback()
-        trainer = Trainer(model=net, args=args, data_collator=default_data_collator,
-                          train_dataset=_CodesDataset(codes[tr], y[tr]),
-                          eval_dataset=_CodesDataset(codes[va], y[va]), compute_metrics=_r2_metric,
-                          callbacks=[keep_best])
-        trainer.remove_callback(PrinterCallback)  # the epochs are in the tuning table
+        trainer = training.make_trainer(
+            net, args, training.ArrayDataset(codes[tr], y[tr]),
+            training.ArrayDataset(codes[va], y[va]), compute_metrics=_r2_metric,
+            callbacks=[training.keep_best("eval_r2")])
         with limit_threads(threads, torch=True):
             trainer.train()  # ends with the best epoch's weights loaded
-            test = trainer.predict(_CodesDataset(codes[te], y[te]))
+            test = trainer.predict(training.ArrayDataset(codes[te], y[te]))
         history = [h for h in trainer.state.log_history if "eval_r2" in h]
         best_epoch = max(history, key=lambda h: h["eval_r2"])["epoch"]
         tuning += [(model, group, f"epoch={h['epoch']:g}", h["eval_r2"], h["epoch"] == best_epoch)
                    for h in history]
-        bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()
-        try:
-            trainer.save_model(str(out / "model"))
-        finally:
-            if bars:
-                hf_logging.enable_progress_bar()
+        with training.quiet_hf_bars():
+            training.save_model(trainer.model, out / "model")
         shutil.rmtree(out / "trainer", ignore_errors=True)
         preds.append(_long(model, data, te, targets, test.predictions))
         estimators[group] = out / "model"

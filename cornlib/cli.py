@@ -91,13 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     from cornlib import run
 
-    p_run = sub.add_parser("run", help="run the book's notebooks with a profile (papermill)")
+    p_run = sub.add_parser(
+        "run", help="run the book's notebooks with a profile (papermill)",
+        description="Run the book's notebooks in _toc.yml order with a profile, and record "
+                    "<run_dir>/manifest.json.",
+        epilog=run.EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.build_parser(p_run)
     p_run.set_defaults(func=run.run_args)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the subcommand; return its exit status."""
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

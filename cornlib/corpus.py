@@ -24,9 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cornlib import CornlibWarning, io
-from cornlib.data.genome import reverse_complement
-from cornlib.tokenize import normalize
+from cornlib import CornlibWarning, artifacts, io
+from cornlib.sequence import normalize, reverse_complement
 
 COLUMNS: tuple[str, ...] = ("seq_id", "species", "source", "sequence")
 SOURCES: tuple[str, ...] = ("promoter", "genome_window")
@@ -43,7 +42,7 @@ def from_promoters(promoters: pd.DataFrame) -> pd.DataFrame:
         ValueError: a column is missing, a ``gene_id`` repeats, or a sequence is empty or not
             DNA (the message names the gene).
     """
-    _require(promoters, ("gene_id", "species", "sequence"), "the promoter table")
+    io.require_columns(promoters, ("gene_id", "species", "sequence"), "the promoter table")
     dup = promoters["gene_id"][promoters["gene_id"].duplicated()]
     if len(dup):
         raise ValueError(f"the promoter table repeats gene_id {dup.iloc[0]!r} "
@@ -131,7 +130,7 @@ def eval_exclusion(split: pd.DataFrame, eval_splits: tuple[str, ...] = EVAL_SPLI
         Columns ``gene_id``, ``split``, ``reason`` (``valid``/``test`` for the gene itself,
         ``cluster mate`` for a gene of another split that shares a cluster with one).
     """
-    _require(split, ("gene_id", "cluster_id", "split"), "the split table")
+    io.require_columns(split, ("gene_id", "cluster_id", "split"), "the split table")
     held = split["split"].isin(eval_splits)
     clusters = set(split.loc[held, "cluster_id"])
     out = split.loc[split["cluster_id"].isin(clusters), ["gene_id", "split"]].copy()
@@ -195,8 +194,9 @@ def build(promoters: pd.DataFrame, split: pd.DataFrame | None = None, *, exclude
     corpus = from_promoters(promoters)
     if exclude_eval:
         if split is None:
-            raise ValueError("exclude_eval=True needs the split table (split.parquet from "
-                             "notebooks/03_split.md); pass split= or set exclude_eval=False")
+            raise ValueError("exclude_eval=True needs the split table (split.parquet: "
+                             f"{artifacts.how_to_make('split.parquet')}); pass split= or set "
+                             "exclude_eval=False")
         unsplit = set(corpus["seq_id"]) - set(split["gene_id"].astype(str))
         if unsplit:
             warnings.warn(f"{len(unsplit)} promoters are not in the split table (e.g. "
@@ -224,7 +224,7 @@ def validate(corpus: pd.DataFrame, name: str = "the corpus") -> pd.DataFrame:
         ValueError: missing columns, an empty table, repeated ``seq_id``, an unknown ``source``,
             or a sequence that is empty or not normalized DNA (naming the ``seq_id``).
     """
-    _require(corpus, COLUMNS, name)
+    io.require_columns(corpus, COLUMNS, name)
     if not len(corpus):
         raise ValueError(f"{name} has no sequences; check the promoter table and the exclusions")
     dup = corpus["seq_id"][corpus["seq_id"].duplicated()]
@@ -248,8 +248,8 @@ def read(path: str | os.PathLike) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no corpus at {path}; make it with notebooks/05_tokenizer.md "
-                                f"(python -m cornlib.run --profile small --only 05)")
+        raise FileNotFoundError(f"no corpus at {path}; "
+                                f"{artifacts.how_to_make('corpus.parquet')}")
     return validate(pd.read_parquet(path), name=str(path))
 
 
@@ -281,7 +281,7 @@ def overlap(corpus: pd.DataFrame, promoters: pd.DataFrame, split: pd.DataFrame) 
         equals a corpus sequence, windows included); plus ``corpus_by_split`` (corpus promoters
         per split label, ``none`` for genes the split lacks).
     """
-    _require(split, ("gene_id", "cluster_id", "split"), "the split table")
+    io.require_columns(split, ("gene_id", "cluster_id", "split"), "the split table")
     ids = set(corpus["seq_id"])
     seqs = set(corpus["sequence"])
     split = split.assign(gene_id=split["gene_id"].astype(str))
@@ -305,12 +305,6 @@ def overlap(corpus: pd.DataFrame, promoters: pd.DataFrame, split: pd.DataFrame) 
                                  .to_dict())
     return report
 
-
-def _require(df: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
-    """Raise ``ValueError`` naming the columns ``df`` lacks."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name} lacks columns {missing} (has {list(df.columns)})")
 
 
 def _empty() -> pd.DataFrame:

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from cornlib import CornlibWarning
+from cornlib.split.assign import SPLITS
 
-SPLITS: tuple[str, ...] = ("train", "valid", "test")
 PROXY = "proxy"
 _PROMOTER_COLUMNS = ("gene_id", "species", "chrom", "start", "end", "strand", "sequence")
 _SPLIT_COLUMNS = ("gene_id", "cluster_id", "split", "fold")
@@ -73,15 +73,16 @@ class ModellingData:
         return {str(k): float(v) for k, v in (self.card.get("noise_ceiling_r2") or {}).items()}
 
 
-def _read_parquet(path: Path, columns: Sequence[str], how: str) -> pd.DataFrame:
+def _read_parquet(run_dir: Path, name: str, columns: Sequence[str]) -> pd.DataFrame:
     """Read a run-directory table, with an error that says which notebook writes it."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; run the {how} notebook into this run "
-                                f"directory first (python -m cornlib.run --only {how[:2]} --run-dir ...)")
+    from cornlib import artifacts
+
+    path = artifacts.path(run_dir, name)
     df = pd.read_parquet(path)
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(f"{path} lacks columns {missing} (has {list(df.columns)}); rerun {how}")
+        raise ValueError(f"{path} lacks columns {missing} (has {list(df.columns)}); rerun "
+                         f"{artifacts.producer(name)}")
     return df
 
 
@@ -95,10 +96,10 @@ def _check_unique(df: pd.DataFrame, name: str) -> None:
 
 def _join_row(join: str, left: pd.Series, right: pd.Series) -> dict[str, Any]:
     """Counts of gene_ids on one or both sides of a join, with a few examples of the misses."""
-    l, r = set(left), set(right)
-    miss = sorted(l - r)[:3] + sorted(r - l)[:3]
-    return {"join": join, "left_only": len(l - r), "right_only": len(r - l), "matched": len(l & r),
-            "examples": ", ".join(miss)}
+    lhs, rhs = set(left), set(right)
+    miss = sorted(lhs - rhs)[:3] + sorted(rhs - lhs)[:3]
+    return {"join": join, "left_only": len(lhs - rhs), "right_only": len(rhs - lhs),
+            "matched": len(lhs & rhs), "examples": ", ".join(miss)}
 
 
 def _check_targets(df: pd.DataFrame, columns: Sequence[str], name: str) -> None:
@@ -114,7 +115,7 @@ def _check_targets(df: pd.DataFrame, columns: Sequence[str], name: str) -> None:
 
 
 def _check_split(table: pd.DataFrame, splits: Sequence[str]) -> None:
-    """Every split and every training fold holds genes; folds follow the 03_split convention."""
+    """Every split and every training fold holds genes; folds follow the convention of cornlib.split."""
     unknown = sorted(set(table["split"]) - set(SPLITS))
     if unknown:
         raise ValueError(f"split.parquet: unknown split labels {unknown}; expected {SPLITS}")
@@ -212,13 +213,13 @@ def load(run_dir: str | os.PathLike, *, proxy: bool | None = None,
     from cornlib import io
 
     run_dir = Path(run_dir)
-    promoters = _read_parquet(run_dir / "promoters.parquet", _PROMOTER_COLUMNS, "02_promoters")
-    split = _read_parquet(run_dir / "split.parquet", _SPLIT_COLUMNS, "03_split")
-    expression = _read_parquet(run_dir / "targets" / "expression.parquet", ["gene_id"], "01_eda")
+    promoters = _read_parquet(run_dir, "promoters.parquet", _PROMOTER_COLUMNS)
+    split = _read_parquet(run_dir, "split.parquet", _SPLIT_COLUMNS)
+    expression = _read_parquet(run_dir, "targets/expression.parquet", ["gene_id"])
     card_path = run_dir / "targets" / "card.json"
     card = io.read_json(card_path) if card_path.exists() else {}
     proxy_path = run_dir / "targets" / "proxy.parquet"
     if proxy is None:
         proxy = proxy_path.exists()
-    proxy_df = _read_parquet(proxy_path, ["gene_id", PROXY], "01_eda") if proxy else None
+    proxy_df = _read_parquet(run_dir, "targets/proxy.parquet", ["gene_id", PROXY]) if proxy else None
     return assemble(promoters, split, expression, proxy=proxy_df, card=card, splits=splits)

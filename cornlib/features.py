@@ -1,4 +1,6 @@
-"""Sequence features: base composition, k-mer spectra, fixed-size codes, core-promoter elements, motifs.
+"""Sequence features: base composition, k-mer spectra, core-promoter elements, motif scores.
+
+Base codes come from :mod:`cornlib.sequence` (the one table of the package).
 
 Length policy (declared once, applied everywhere): promoters may differ in length (trimmed at
 neighbouring genes). Composition and k-mer spectra are **frequencies normalised by length** (by
@@ -19,83 +21,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-ALPHABET = "ACGT"
-N_CODE = 4
-_LOOKUP = np.full(256, N_CODE, dtype=np.uint8)
-for _i, _b in enumerate(ALPHABET):
-    _LOOKUP[ord(_b)] = _i
-    _LOOKUP[ord(_b.lower())] = _i
+from cornlib.sequence import BASES, N_CODE, check_sequences, encode, lengths
+
 # Sequences processed at once when counting k-mers (bounds the dense block to ~chunk * 4**k).
 _KMER_CHUNK_VALUES = 4_000_000
-
-
-def _check_sequences(seqs: Sequence[str]) -> list[str]:
-    """A non-empty list of non-empty ASCII strings."""
-    if isinstance(seqs, str):
-        raise ValueError("pass a list of sequences, not one string")
-    seqs = list(seqs)
-    if not seqs:
-        raise ValueError("no sequences given")
-    for i, s in enumerate(seqs):
-        if not isinstance(s, str) or not s:
-            raise ValueError(f"sequence {i} is empty or not a string ({type(s).__name__})")
-    return seqs
-
-
-def lengths(seqs: Sequence[str]) -> np.ndarray:
-    """Lengths of the sequences, shape (n,)."""
-    return np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-
-
-def encode(seqs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenated base codes (A=0, C=1, G=2, T=3, other=4) and the start offset of each sequence.
-
-    Returns:
-        ``codes`` of shape (total_length,) uint8 and ``offsets`` of shape (n + 1,): sequence ``i``
-        is ``codes[offsets[i]:offsets[i + 1]]``.
-    """
-    seqs = _check_sequences(seqs)
-    try:
-        raw = "".join(seqs).encode("ascii")
-    except UnicodeEncodeError as err:
-        raise ValueError(f"sequences must be ASCII DNA letters: {err}") from None
-    codes = _LOOKUP[np.frombuffer(raw, dtype=np.uint8)]
-    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
-    np.cumsum(lengths(seqs), out=offsets[1:])
-    return codes, offsets
-
-
-def encode_fixed(seqs: Sequence[str], length: int | None = None, align: str = "end") -> np.ndarray:
-    """Base codes in a fixed-size array for a CNN, shape (n, length), uint8 (4 = N or padding).
-
-    Args:
-        seqs: DNA strings.
-        length: output width. ``None`` requires equal lengths. Longer sequences are cropped and
-            shorter ones padded with code 4, keeping the ``align`` end in place.
-        align: ``"end"`` (keep the 3'/TSS end aligned, the default for promoters) or ``"start"``.
-
-    Raises:
-        ValueError: unequal lengths with ``length=None``, or a bad ``align``.
-    """
-    if align not in {"end", "start"}:
-        raise ValueError(f"align must be 'end' or 'start', not {align!r}")
-    codes, offsets = encode(seqs)
-    lens = np.diff(offsets)
-    if length is None:
-        if lens.min() != lens.max():
-            raise ValueError(f"sequences have unequal lengths ({lens.min()}..{lens.max()} bp); pass "
-                             "length= to pad/crop them to one width (TSS end aligned)")
-        return codes.reshape(len(lens), int(lens[0])).copy()
-    if length < 1:
-        raise ValueError(f"length must be positive, got {length}")
-    out = np.full((len(lens), length), N_CODE, dtype=np.uint8)
-    for i, (lo, n) in enumerate(zip(offsets[:-1], lens)):
-        m = min(n, length)
-        if align == "end":
-            out[i, length - m:] = codes[lo + n - m: lo + n]
-        else:
-            out[i, :m] = codes[lo: lo + m]
-    return out
 
 
 def composition(seqs: Sequence[str]) -> np.ndarray:
@@ -125,7 +54,7 @@ def kmer_names(k: int, canonical: bool = False) -> list[str]:
 def _product(k: int) -> list[tuple[str, ...]]:
     import itertools
 
-    return list(itertools.product(ALPHABET, repeat=k))
+    return list(itertools.product(BASES, repeat=k))
 
 
 @lru_cache(maxsize=None)
@@ -217,7 +146,7 @@ def kmer_spectrum(seqs: Sequence[str], k_max: int, *, k_min: int = 1, canonical:
     """
     import scipy.sparse as sp
 
-    seqs = _check_sequences(seqs)
+    seqs = check_sequences(seqs)
     if not 1 <= k_min <= k_max <= 12:
         raise ValueError(f"need 1 <= k_min <= k_max <= 12, got k_min={k_min}, k_max={k_max}")
     if not normalise:
@@ -262,7 +191,7 @@ def core_promoter_elements(seqs: Sequence[str], proximal: int = 100) -> pd.DataF
     ``<name>_per_kb`` (matches per kb over the whole sequence); then ``gc``, ``gc_proximal`` and
     ``cpg_oe`` (observed/expected CpG). All length-normalised or anchored at the 3' end.
     """
-    seqs = [s.upper() for s in _check_sequences(seqs)]
+    seqs = [s.upper() for s in check_sequences(seqs)]
     if proximal < 1:
         raise ValueError(f"proximal must be positive, got {proximal}")
     cols: dict[str, np.ndarray] = {}
@@ -288,7 +217,7 @@ def motif_scores(seqs: Sequence[str], motifs=None) -> np.ndarray:
     """
     from cornlib import motifs as motif_lib
 
-    seqs = _check_sequences(seqs)
+    seqs = check_sequences(seqs)
     if motifs is None:
         motifs = motif_lib.load_plant_motifs()
     return np.asarray(motif_lib.max_scores(seqs, motifs), dtype=np.float32)

@@ -102,3 +102,10 @@ def save_figure(path: str | os.PathLike, fig, dpi: int = 150) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
     return path
+
+
+def require_columns(df, columns, name: str) -> None:
+    """Raise ``ValueError`` naming the columns the table ``df`` (called ``name``) lacks."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} lacks columns {missing} (has {list(df.columns)})")

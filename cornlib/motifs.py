@@ -27,18 +27,14 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-ALPHABET = "ACGT"
+from cornlib.sequence import BASES, IUPAC, N_CODE, encode_padded
+
+ALPHABET = BASES
 UNIFORM = (0.25, 0.25, 0.25, 0.25)
 #: Scores are sums of column log-odds rounded to this many bits (see :func:`score_threshold`).
 RESOLUTION = 0.01
-_PAD = 5  # code of the padding beyond a sequence's end (N is 4)
-_LUT = np.full(256, 4, dtype=np.uint8)
-_LUT[0] = _PAD
-for _i, _c in enumerate(ALPHABET):
-    _LUT[ord(_c)] = _i
-    _LUT[ord(_c.lower())] = _i
-_IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "R": "AG", "Y": "CT", "S": "CG", "W": "AT",
-          "K": "GT", "M": "AC", "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}
+_PAD = N_CODE + 1  # code of the padding beyond a sequence's end (N is 4)
+_IUPAC = IUPAC
 _BATCH_FLOATS = 8_000_000  # ~32 MB of float32 per scoring block
 
 
@@ -167,19 +163,7 @@ def encode(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         codes: ``(n_seq, max_len)`` uint8; lengths: ``(n_seq,)`` int64.
     """
-    if isinstance(sequences, str):
-        raise ValueError("sequences must be a list of strings, not one string")
-    seqs = list(sequences)
-    for i, s in enumerate(seqs):
-        if not isinstance(s, str):
-            raise ValueError(f"sequence {i} is {type(s).__name__}, not str")
-    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-    width = int(lengths.max(initial=0))
-    if width == 0:
-        return np.full((len(seqs), 0), _PAD, dtype=np.uint8), lengths
-    raw = "".join(s.ljust(width, "\0") for s in seqs).encode("ascii", "replace")
-    codes = _LUT[np.frombuffer(raw, dtype=np.uint8)].reshape(len(seqs), width)
-    return codes, lengths
+    return encode_padded(sequences, pad_code=_PAD)
 
 
 def score_threshold(log_odds: np.ndarray, pvalue: float, background: Sequence[float] = UNIFORM,

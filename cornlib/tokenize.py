@@ -1,7 +1,7 @@
 """DNA tokenizers (byte-level BPE, overlapping k-mers, characters) and the base policy they share.
 
-The one policy for letters, applied by the corpus builder, by :func:`encode` and (as a
-``tokenizers`` normalizer) inside the saved BPE tokenizer itself:
+The one policy for letters (:func:`cornlib.sequence.normalize`), applied by the corpus builder,
+by :func:`encode` and (as a ``tokenizers`` normalizer) inside the saved BPE tokenizer itself:
 
 * soft-masked (lowercase) bases are upper-cased: ``acgt`` → ``ACGT``;
 * IUPAC ambiguity codes become ``N``: ``RYSWKMBDHV`` (either case) → ``N``;
@@ -9,13 +9,12 @@ The one policy for letters, applied by the corpus builder, by :func:`encode` and
   sequence and the 0-based position, because it means the input is not DNA.
 
 The saved tokenizer cannot raise, so there a non-DNA letter becomes ``<unk>``; call
-:func:`normalize` (or :func:`encode`) first to get the error instead.
+:func:`cornlib.sequence.normalize` (or :func:`encode`) first to get the error instead.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -25,63 +24,16 @@ import numpy as np
 import pandas as pd
 
 from cornlib import io
+from cornlib.sequence import ALPHABET, IUPAC_AMBIGUITY, normalize_all
 
 #: Special tokens in RoBERTa's order, so their ids are ``<s>``=0, ``<pad>``=1, ``</s>``=2,
 #: ``<unk>``=3, ``<mask>``=4 (the defaults of ``RobertaConfig``).
 SPECIAL_TOKENS: tuple[str, ...] = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
-#: The letters a normalized sequence may hold.
-ALPHABET = "ACGTN"
-#: IUPAC ambiguity codes (upper case) that :func:`normalize` turns into ``N``.
-IUPAC_AMBIGUITY = "RYSWKMBDHV"
 #: The files a saved tokenizer directory must hold.
 TOKENIZER_FILES: tuple[str, ...] = ("tokenizer.json", "tokenizer_config.json")
 #: Tokenization schemes compared in the tokenizer chapter.
 SCHEMES: tuple[str, ...] = ("bpe", "kmer", "char")
 
-_TO_N = str.maketrans({c: "N" for c in IUPAC_AMBIGUITY})
-_NOT_DNA = re.compile(f"[^{ALPHABET}]")
-_HOW_TO_MAKE = ("make it with notebooks/05_tokenizer.md "
-                "(python -m cornlib.run --profile small --only 05) or cornlib.tokenize.save")
-
-
-# --- the letter policy -------------------------------------------------------------------------
-
-def normalize(seq: str, seq_id: Any = None) -> str:
-    """Apply the letter policy to one sequence: upper-case, IUPAC codes → ``N``, else an error.
-
-    Args:
-        seq: a DNA sequence (any case).
-        seq_id: the sequence's name, quoted in error messages.
-
-    Returns:
-        The sequence over ``ACGTN``, same length as ``seq``.
-
-    Raises:
-        ValueError: ``seq`` is not a string, is empty, or holds a letter that is not DNA
-            (the message names ``seq_id``, the 0-based position and the letter).
-    """
-    name = f"sequence {seq_id!r}" if seq_id is not None else "a sequence"
-    if not isinstance(seq, str):
-        raise ValueError(f"{name} is a {type(seq).__name__}, not a string of DNA letters")
-    if not seq:
-        raise ValueError(f"{name} is empty; drop it or fix the source table")
-    out = seq.upper().translate(_TO_N)
-    bad = _NOT_DNA.search(out)
-    if bad:
-        pos = bad.start()
-        raise ValueError(f"{name} has {seq[pos]!r} at 0-based position {pos}, which is not a DNA "
-                         f"letter (allowed: ACGT, lowercase soft-masking, IUPAC codes "
-                         f"{IUPAC_AMBIGUITY}/N); fix or drop it")
-    return out
-
-
-def normalize_all(seqs: Iterable[str], seq_ids: Iterable[Any] | None = None) -> list[str]:
-    """:func:`normalize` every sequence; ``seq_ids`` (same order) name them in errors."""
-    seqs = list(seqs)
-    ids = list(seq_ids) if seq_ids is not None else list(range(len(seqs)))
-    if len(ids) != len(seqs):
-        raise ValueError(f"{len(seqs)} sequences but {len(ids)} ids")
-    return [normalize(s, i) for s, i in zip(seqs, ids)]
 
 
 # --- k-mer and character segmentation ------------------------------------------------------------
@@ -115,7 +67,7 @@ def segment(seqs: Sequence[str], scheme: str, tokenizer=None, k: int = 6) -> lis
     """Token strings of each (normalized) sequence under ``scheme``, without special tokens.
 
     Args:
-        seqs: sequences over ``ACGTN`` (see :func:`normalize`).
+        seqs: sequences over ``ACGTN`` (see :func:`cornlib.sequence.normalize`).
         scheme: ``bpe`` (needs ``tokenizer``), ``kmer`` (overlapping ``k``-mers) or ``char``.
         tokenizer: a tokenizer from :func:`train_bpe` or :func:`load`.
         k: k-mer length.
@@ -162,7 +114,7 @@ def train_bpe(sequences: Iterable[str], vocab_size: int = 5000, *, min_frequency
     """Train a byte-level BPE tokenizer on DNA, wrapped for ``transformers``.
 
     Args:
-        sequences: training sequences; :func:`normalize` is applied (errors name the index).
+        sequences: training sequences; :func:`cornlib.sequence.normalize` is applied (errors name the index).
         vocab_size: tokens besides the five :data:`SPECIAL_TOKENS` (so ``len(tok)`` is
             ``vocab_size + 5`` when the corpus has enough merges).
         min_frequency: a merge must occur at least this often.
@@ -216,12 +168,18 @@ def load(path: str | os.PathLike):
 
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(f"no tokenizer directory at {path}; {_HOW_TO_MAKE}")
+        raise FileNotFoundError(f"no tokenizer directory at {path}; {_how_to_make()}")
     missing = [f for f in TOKENIZER_FILES if not (path / f).is_file()]
     if missing:
         raise FileNotFoundError(f"tokenizer directory {path} lacks {', '.join(missing)}; "
-                                f"{_HOW_TO_MAKE}")
+                                f"{_how_to_make()}")
     return PreTrainedTokenizerFast.from_pretrained(path, local_files_only=True)
+
+
+def _how_to_make() -> str:
+    from cornlib import artifacts
+
+    return f"{artifacts.how_to_make('tokenizer')} or cornlib.tokenize.save"
 
 
 def encode(tokenizer, seqs: Sequence[str], seq_ids: Sequence[Any] | None = None, **kwargs: Any):
@@ -373,7 +331,10 @@ def show_segmentations(seq: str, tokenizer, k: int = 6, start: int = 0, end: int
 
 
 def _wrap(tokens: Sequence[str], sep: str, width: int) -> list[str]:
-    """Join ``tokens`` with ``sep`` into indented lines of at most ``width`` letters, breaking between tokens."""
+    """Join ``tokens`` with ``sep`` into indented lines of at most ``width`` letters.
+
+    Lines break between tokens, never inside one.
+    """
     lines, line = [], ""
     for tok in tokens:
         joined = f"{line}{sep}{tok}" if line else tok

@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cornlib import baselines, dataset, metrics, motifs, shuffle
+from cornlib import baselines, dataset, motifs
+from cornlib.evaluate import metrics
+from cornlib.sequence import shuffle
 
 MOTIF = "GATTACAG"
 

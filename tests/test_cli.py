@@ -64,11 +64,28 @@ def test_unknown_output_suffix_is_refused(tmp_path, capsys):
     assert "cannot tell the format" in capsys.readouterr().err
 
 
-def test_run_subcommand_is_kept(monkeypatch):
+def test_run_subcommand_is_kept(monkeypatch, capsys):
     seen = {}
     monkeypatch.setattr(run, "run_args", lambda args: seen.setdefault("args", args) and 0)
-    assert cli.main(["run", "--profile", "tiny", "--only", "02"]) == 0
-    assert (seen["args"].profile, seen["args"].only) == ("tiny", ["02"])
+    assert cli.main(["run", "--profile", "tiny", "--only", "02", "--book", "somewhere",
+                     "--rerun-stale"]) == 0
+    args = seen["args"]
+    assert (args.profile, args.only, args.book) == ("tiny", ["02"], "somewhere")
+    assert args.rerun_stale
     with pytest.raises(SystemExit) as exit_:
         cli.main(["run", "--help"])
     assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "--book DIR" in out and "CORNLIB_BOOK" in out and "--rerun-stale" in out
+    assert "Exit status" in out
+
+
+def test_run_outside_any_book_says_how_to_point_at_one(tmp_path, monkeypatch, capsys):
+    from cornlib import paths
+
+    monkeypatch.delenv(paths.BOOK_ENV, raising=False)
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path / "site-packages")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "--profile", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cornlib.run: error: no book found") and "--book DIR" in err

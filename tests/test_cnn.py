@@ -1,11 +1,12 @@
-"""cornlib.cnn and baselines.fit_cnn: the HF model contract, Auto* registration, Trainer training."""
+"""cornlib.models.cnn and baselines.fit_cnn: the HF model contract, Auto* registration, Trainer training."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from cornlib import baselines, cnn, dataset
+from cornlib import baselines, dataset
+from cornlib.models import cnn
 
 SMALL = dict(seq_length=64, channels=[8, 8], kernel_sizes=[5, 3], pool_sizes=[4, 4], hidden_size=8)
 

@@ -12,7 +12,7 @@ import pyfaidx
 import pytest
 
 from cornlib import CornlibWarning
-from cornlib.data import download
+from cornlib.data import download, filespec
 from cornlib.data.sources import GenomeFiles, resolve
 
 FIXTURES = Path(__file__).parent / "data" / "maize"
@@ -231,17 +231,17 @@ def test_fetch_expression_one_file_per_line(server, tmp_path):
 
 
 def test_bsd_sum_matches_the_published_checksums():
-    table = download.parse_checksums((FIXTURES / "CHECKSUMS").read_text())
+    table = filespec.parse_checksums((FIXTURES / "CHECKSUMS").read_text())
     for path in (FASTA, GFF):
-        assert table[path.name] == ("sum", download.bsd_sum_python(path))
-        assert download.bsd_sum(path) == download.bsd_sum_python(path)
+        assert table[path.name] == ("sum", filespec.bsd_sum_python(path))
+        assert filespec.bsd_sum(path) == filespec.bsd_sum_python(path)
 
 
 def test_parse_checksums_reads_md5sum_and_rejects_garbage():
-    table = download.parse_checksums(f"{'a' * 32}  dir/x.fa.gz\n")
+    table = filespec.parse_checksums(f"{'a' * 32}  dir/x.fa.gz\n")
     assert table == {"x.fa.gz": ("md5", "a" * 32)}
     with pytest.raises(ValueError, match="line 2"):
-        download.parse_checksums("1 2 x\nnot a checksum line\n", source="CHECKSUMS")
+        filespec.parse_checksums("1 2 x\nnot a checksum line\n", source="CHECKSUMS")
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -254,4 +254,4 @@ def test_parse_checksums_reads_md5sum_and_rejects_garbage():
 ])
 def test_genome_spec_rejects_bad_specs(spec, message):
     with pytest.raises(ValueError, match=message):
-        download.genome_spec(spec)
+        filespec.genome_spec(spec)

@@ -1,8 +1,8 @@
 """environment.yml stays in step with pyproject.toml."""
 
 import re
-import tomllib
 
+import tomllib
 import yaml
 
 from cornlib.paths import REPO_ROOT

@@ -1,4 +1,4 @@
-"""cornlib.features and cornlib.shuffle: k-mer counts, the length policy, core elements, shuffles."""
+"""cornlib.features and cornlib.sequence: k-mer counts, the length policy, core elements, shuffles."""
 
 import itertools
 from collections import Counter
@@ -6,7 +6,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from cornlib import features, shuffle
+from cornlib import features, sequence
+from cornlib.sequence import shuffle
 
 
 def _random_seqs(n, lo, hi, seed, alphabet="ACGT"):
@@ -58,14 +59,14 @@ def test_unequal_lengths_need_a_declared_policy():
     with pytest.raises(ValueError, match="unequal lengths"):
         features.kmer_spectrum(seqs, 2, normalise=False)
     with pytest.raises(ValueError, match="unequal lengths"):
-        features.encode_fixed(seqs)
+        sequence.encode_fixed(seqs)
     assert features.kmer_spectrum(seqs, 2).shape == (2, 20)  # frequencies: fine
 
 
 def test_encode_fixed_keeps_the_tss_end_and_pads_with_n():
-    codes = features.encode_fixed(["ACGTT", "GA"], length=4)
+    codes = sequence.encode_fixed(["ACGTT", "GA"], length=4)
     assert codes.tolist() == [[1, 2, 3, 3], [4, 4, 2, 0]]
-    start = features.encode_fixed(["ACGTT", "GA"], length=4, align="start")
+    start = sequence.encode_fixed(["ACGTT", "GA"], length=4, align="start")
     assert start.tolist() == [[0, 1, 2, 3], [2, 0, 4, 4]]
 
 

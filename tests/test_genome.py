@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cornlib.data import embedded, genome
+from cornlib.data import compressed, embedded, genome, gff
 
 TOY = Path(__file__).parent / "data" / "toy"
 CHR1 = "ACGTTGCAACGATCGATCGATTTTTCCCCCAAAAAGGGGGCATGCATGCAggccaATTACCCGGAATTCCTAGCTAGCTA"
@@ -64,11 +64,11 @@ def test_compressed_fasta_is_decompressed_once_into_the_cache(tmp_path, cache, k
 
         with bgzf.BgzfWriter(str(path), "wb") as fh:
             fh.write(data)
-    assert genome.compression(path) == kind
+    assert compressed.compression(path) == kind
     fa = genome.open_fasta(path, cache)
     assert genome.fetch(fa, "chr1", 0, 80) == CHR1
     cached = genome.prepare_fasta(path, cache)
-    assert cached.parent == cache / "genomes" and genome.compression(cached) == "plain"
+    assert cached.parent == cache / "genomes" and compressed.compression(cached) == "plain"
     assert not list(tmp_path.glob("*.fai")) and not list(tmp_path.glob("*.gzi"))
 
 
@@ -125,7 +125,7 @@ def test_bgzf_fasta_without_eof_block_is_truncated(tmp_path, cache):
 # --- GFF3 ---------------------------------------------------------------------------------------
 
 def test_gene_table_is_zero_based_with_tss_per_strand():
-    genes = genome.read_genes(TOY / "toy.gff3").set_index("gene_id")
+    genes = gff.read_genes(TOY / "toy.gff3").set_index("gene_id")
     assert len(genes) == 11  # type "gene" only: no pseudogene, mRNA or exon
     assert "TOY_PSEUDO" not in genes.index
     a, b = genes.loc["TOY_A"], genes.loc["TOY_B"]
@@ -136,28 +136,28 @@ def test_gene_table_is_zero_based_with_tss_per_strand():
 
 
 def test_read_genes_returns_a_fresh_table_each_call():
-    first = genome.read_genes(TOY / "toy.gff3")
+    first = gff.read_genes(TOY / "toy.gff3")
     first.loc[0, "gene_id"] = "CHANGED"
-    assert genome.read_genes(TOY / "toy.gff3").loc[0, "gene_id"] == "TOY_EDGE"
+    assert gff.read_genes(TOY / "toy.gff3").loc[0, "gene_id"] == "TOY_EDGE"
 
 
 def test_an_edited_annotation_is_parsed_again(tmp_path):
     path = _write_gff(tmp_path / "edit.gff3", _gff_lines())
-    assert len(genome.read_genes(path)) == 11
+    assert len(gff.read_genes(path)) == 11
     _write_gff(path, _gff_lines()[:-1])
     os.utime(path, ns=(1, 1))  # a different mtime even on a coarse-clock file system
-    assert len(genome.read_genes(path)) == 10
+    assert len(gff.read_genes(path)) == 10
 
 
 def test_gene_id_is_locus_tag_else_id_without_prefix():
-    genes = genome.read_genes(TOY / "toy.gff3")
+    genes = gff.read_genes(TOY / "toy.gff3")
     assert "TOYN" in set(genes["gene_id"])  # ID=gene-TOYN, no locus_tag
     assert not genes["gene_id"].str.startswith("gene-").any()
 
 
 def test_attributes_after_a_hash_are_kept():
     """``read_csv(comment='#')`` would cut TOY_A's attributes after 'motif #1'."""
-    a = genome.read_genes(TOY / "toy.gff3").set_index("gene_id").loc["TOY_A"]
+    a = gff.read_genes(TOY / "toy.gff3").set_index("gene_id").loc["TOY_A"]
     assert a["name"] == "toyA" and a["biotype"] == "protein_coding"
 
 
@@ -166,8 +166,8 @@ def test_gzip_crlf_blank_lines_and_fasta_section_are_read(tmp_path):
     text = "\r\n".join(lines[:5] + [""] + lines[5:]) + "\r\n##FASTA\r\n>chr1\r\nACGT\r\n"
     path = tmp_path / "toy.gff3.gz"
     path.write_bytes(gzip.compress(text.encode()))
-    got = genome.read_genes(path)
-    want = genome.read_genes(TOY / "toy.gff3")
+    got = gff.read_genes(path)
+    want = gff.read_genes(TOY / "toy.gff3")
     assert got.equals(want)
 
 
@@ -185,7 +185,7 @@ def test_gzip_crlf_blank_lines_and_fasta_section_are_read(tmp_path):
 def test_malformed_lines_name_file_and_line(tmp_path, edit, message):
     path = _write_gff(tmp_path / "bad.gff3", edit(_gff_lines()))
     with pytest.raises(ValueError, match=message) as err:
-        genome.read_genes(path)
+        gff.read_genes(path)
     assert "bad.gff3" in str(err.value)
 
 
@@ -193,15 +193,15 @@ def test_duplicate_gene_ids_name_the_id_and_lines(tmp_path):
     lines = _gff_lines()
     path = _write_gff(tmp_path / "dup.gff3", lines + [lines[7]])  # TOY_A again
     with pytest.raises(ValueError, match=r"gene ID 'TOY_A' appears 2 times \(lines 8, 19\)"):
-        genome.read_genes(path)
+        gff.read_genes(path)
 
 
 def test_seqid_missing_from_fasta_is_named(tmp_path, cache):
     path = _write_gff(tmp_path / "chr3.gff3", [ln.replace("chr2\t", "chr3\t") for ln in _gff_lines()])
-    genes = genome.read_genes(path)
+    genes = gff.read_genes(path)
     sizes = genome.chrom_sizes(genome.open_fasta(TOY / "toy.fa", cache))
     with pytest.raises(ValueError, match="seqid 'chr3'.*not a record of FASTA"):
-        genome.check_against_fasta(genes, sizes, path, TOY / "toy.fa")
+        gff.check_against_fasta(genes, sizes, path, TOY / "toy.fa")
 
 
 def test_gene_past_the_record_end_is_an_error(tmp_path, cache):
@@ -209,7 +209,7 @@ def test_gene_past_the_record_end_is_an_error(tmp_path, cache):
     path = _write_gff(tmp_path / "long.gff3", lines)
     sizes = genome.chrom_sizes(genome.open_fasta(TOY / "toy.fa", cache))
     with pytest.raises(ValueError, match="TOY_END ends at 99 .*beyond the end of chr1"):
-        genome.check_against_fasta(genome.read_genes(path), sizes, path, TOY / "toy.fa")
+        gff.check_against_fasta(gff.read_genes(path), sizes, path, TOY / "toy.fa")
 
 
 def test_truncated_gzip_gff_is_detected(tmp_path):
@@ -217,12 +217,12 @@ def test_truncated_gzip_gff_is_detected(tmp_path):
     path = tmp_path / "cut.gff3.gz"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="truncated"):
-        genome.read_genes(path)
+        gff.read_genes(path)
 
 
 def test_real_tair10_annotation_keeps_every_gene():
     """All 7,156 protein-coding genes, including the 34 whose attributes contain '#'."""
-    genes = genome.read_genes(embedded.locate("athaliana").gff)
+    genes = gff.read_genes(embedded.locate("athaliana").gff)
     assert len(genes) == 8771 and genes["gene_id"].is_unique
     assert (genes["biotype"] == "protein_coding").sum() == 7156
     assert genes["gene_id"].str.fullmatch(r"AT1G\d{5}").all()

@@ -1,4 +1,4 @@
-"""cornlib.metrics: metrics agree with scipy/sklearn, R² in sklearn's argument order, bootstrap CIs."""
+"""cornlib.evaluate.metrics: agreement with scipy/sklearn, R² in sklearn's order, bootstrap CIs."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from cornlib import metrics
+from cornlib.evaluate import metrics
 
 
 @pytest.fixture

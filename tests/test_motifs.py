@@ -22,7 +22,8 @@ def naive_best(seq, motif, background):
     best = -np.inf
     for s in (seq.upper(), seq.upper().translate(COMPLEMENT)[::-1]):
         for i in range(len(s) - motif.length + 1):
-            total = sum(cols[b][k] if b in cols else lo[k].mean() for k, b in enumerate(s[i:i + motif.length]))
+            window = s[i:i + motif.length]
+            total = sum(cols[b][k] if b in cols else lo[k].mean() for k, b in enumerate(window))
             best = max(best, total)
     return best if np.isfinite(best) else np.nan
 

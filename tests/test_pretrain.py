@@ -1,4 +1,5 @@
-"""cornlib.pretrain: inputs, held-out split, masking, pretraining, warm start, scores, baselines."""
+"""cornlib.training.pretrain and cornlib.evaluate.mlm: inputs, held-out split, masking,
+pretraining, warm start, scores, baselines."""
 
 import math
 import warnings
@@ -8,7 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from cornlib import CornlibWarning, corpus, models, pretrain, tokenize
+from cornlib import CornlibWarning, corpus, models, tokenize
+from cornlib.evaluate import mlm
+from cornlib.models import markov
+from cornlib.training import pretrain
 
 
 def _random_dna(rng, n):
@@ -99,8 +103,8 @@ def test_mask_fixed_is_reproducible_and_skips_specials(tok, table):
 def test_masked_target_spans_cover_the_true_bases(tok, table):
     ids = pretrain.tokenize(table["sequence"], tok, max_length=128)
     ex = pretrain.mask_fixed(ids, tok, 0.3, seed=0)
-    targets = pretrain.masked_targets(ex, table["species"], tok)
-    seqs = pretrain.sequences_of(ex, tok)
+    targets = mlm.masked_targets(ex, table["species"], tok)
+    seqs = mlm.sequences_of(ex, tok)
     assert seqs[0] == tok.decode(ids[0], skip_special_tokens=True)
     for t in targets.itertuples():
         assert seqs[t.example][t.base_start:t.base_end] == t.bases
@@ -111,9 +115,9 @@ def test_masked_target_spans_cover_the_true_bases(tok, table):
 
 
 def test_markov_order0_is_base_frequency_and_learns_a_repeat():
-    m0 = pretrain.MarkovModel(0, alpha=0.0).fit(["AAAC"])
+    m0 = markov.MarkovModel(0, alpha=0.0).fit(["AAAC"])
     np.testing.assert_allclose(m0.probs(""), [0.75, 0.25, 0.0, 0.0])
-    m3 = pretrain.MarkovModel(3, alpha=0.01).fit(["ACGT" * 200])
+    m3 = markov.MarkovModel(3, alpha=0.01).fit(["ACGT" * 200])
     seq = "ACGT" * 5
     logp, right = m3.score_span(seq, 8, 12, visible_start=0)
     assert right == 4 and -logp / math.log(2) / 4 < 0.01
@@ -129,7 +133,7 @@ def test_summarize_scores_a_perfect_and_a_uniform_predictor():
     perfect = pd.DataFrame({"pred_id": [5, 6], "logp_true": [0.0, 0.0], "bases_correct": [2, 1]})
     uniform = pd.DataFrame({"pred_id": [-1, -1], "logp_true": [2 * math.log(0.25), math.log(0.25)],
                             "bases_correct": [0, 0], "token_level": False})
-    s = pretrain.summarize(targets, {"perfect": perfect, "uniform": uniform}).set_index(
+    s = mlm.summarize(targets, {"perfect": perfect, "uniform": uniform}).set_index(
         ["predictor", "species"])
     assert s.loc[("perfect", "all"), "token_accuracy"] == 1.0
     assert s.loc[("perfect", "all"), "perplexity"] == 1.0
@@ -167,13 +171,13 @@ def test_pretrain_saves_a_loadable_model_and_warm_starts_from_it(run_dir, tok, t
                              save_steps=2, logging_steps=1, progress=False)
     assert not torch.equal(warm.model.roberta.embeddings.word_embeddings.weight,
                            loaded.roberta.embeddings.word_embeddings.weight)
-    summary = pretrain.evaluate({"pretrained": res.model, "warm": warm.model}, heldout,
+    summary = mlm.evaluate({"pretrained": res.model, "warm": warm.model}, heldout,
                                 list(held["species"]), tok, train_ids=train_ids,
                                 train_sequences=train_part["sequence"], markov_order=2)
     assert set(summary["predictor"]) == {"pretrained", "warm", "token unigram", "Markov k=2"}
     assert set(summary["species"]) == {"aarenosa", "athaliana", "all"}
     assert summary["bits_per_base"].between(0, 10).all()
-    table = pretrain.predictions_on(res.model, heldout[0], tok)
+    table = mlm.predictions_on(res.model, heldout[0], tok)
     assert len(table) == len(heldout[0]["input_ids"]) and table["masked"].any()
     record = pretrain.metrics_record(summary, {"pretrain": res, "warm": warm}, profile="test")
     assert record["model"]["hidden"] == 16 and record["runs"]["warm"]["steps"] == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cornlib.data import embedded, genome, promoters
+from cornlib.data import bedtools, embedded, genome, gff, promoter_stats, promoters
 from cornlib.data.sources import GenomeFiles
 
 TOY = Path(__file__).parent / "data" / "toy"
@@ -123,7 +123,7 @@ def test_letters_outside_acgtn_and_iupac_name_gene_and_position(tmp_path, cache)
 
 
 def test_windows_does_not_mutate_the_gene_table(cache):
-    genes = genome.read_genes(GFF)
+    genes = gff.read_genes(GFF)
     before = genes.copy()
     sizes = genome.chrom_sizes(genome.open_fasta(FA, cache))
     win = promoters.windows(genes, sizes, upstream=10)
@@ -169,7 +169,7 @@ def test_extract_genomes_concatenates_and_checks_ids(tmp_path, cache):
 def test_report_table_has_a_row_per_species_and_a_total(cache):
     one = GenomeFiles("toy", "toy genome", FA, GFF)
     _, report = promoters.extract_genomes([one], upstream=10, min_length=1, cache_dir=cache)
-    table = promoters.report_table(report)
+    table = promoter_stats.report_table(report)
     assert list(table.index) == ["toy", "total"]
     assert table.loc["toy", "kept"] == 5 and table.loc["toy", "chrom_edge"] == 2
 
@@ -192,7 +192,7 @@ def test_writers_round_trip_and_write_nothing_on_error(tmp_path, cache):
 def test_gc_profile_places_both_strands_relative_to_the_tss(cache):
     table, _ = toy(cache)
     sub = table[table["gene_id"].isin(["TOY_A", "TOY_B"])]  # TTCCCCC at -7..-1; TGGCC at -5..-1
-    prof = promoters.gc_profile(sub, upstream=10, bin_size=1).set_index("position")
+    prof = promoter_stats.gc_profile(sub, upstream=10, bin_size=1).set_index("position")
     assert prof.loc[-10:-8, "gc_fraction"].isna().all()
     assert prof.loc[-7, "gc_fraction"] == 0 and prof.loc[-5, "gc_fraction"] == 0.5
     assert (prof.loc[-4:-1, "gc_fraction"] == 1).all() and prof.loc[-1, "n_bases"] == 2
@@ -202,12 +202,13 @@ def test_plots_return_figures(cache):
     import matplotlib
 
     matplotlib.use("Agg")
-    from cornlib.plots import promoters as plots
+    from cornlib.plots import along_promoter, distributions, per_category
 
     one = GenomeFiles("toy", "toy genome", FA, GFF)
     table, report = promoters.extract_genomes([one], upstream=10, min_length=1, cache_dir=cache)
-    for fig, _ in (plots.dropped(report), plots.lengths_and_n(table),
-                   plots.gc_along(promoters.gc_profile(table, upstream=10, bin_size=2))):
+    for fig, _ in (per_category.dropped(report), distributions.lengths_and_n(table),
+                   along_promoter.gc_along(promoter_stats.gc_profile(table, upstream=10,
+                                                                     bin_size=2))):
         assert fig.axes
     matplotlib.pyplot.close("all")
 
@@ -237,7 +238,7 @@ def _assert_identical(ours, ref):
 @needs_bedtools
 def test_toy_matches_bedtools(cache):
     ours, _ = toy(cache, **SAME_JOB)
-    ref = promoters.bedtools_reference(FA, GFF, upstream=10, cache_dir=cache)
+    ref = bedtools.bedtools_reference(FA, GFF, upstream=10, cache_dir=cache)
     _assert_identical(ours, ref)
 
 
@@ -257,7 +258,7 @@ def test_real_genome_slice_matches_bedtools(tmp_path, cache):
     (tmp_path / "slice.gff3").write_text("##gff-version 3\n" + "".join(keep))
     ours, report = promoters.extract(tmp_path / "slice.fa", tmp_path / "slice.gff3", "athaliana",
                                      cache_dir=cache, **SAME_JOB)
-    ref = promoters.bedtools_reference(tmp_path / "slice.fa", tmp_path / "slice.gff3", cache_dir=cache)
+    ref = bedtools.bedtools_reference(tmp_path / "slice.fa", tmp_path / "slice.gff3", cache_dir=cache)
     assert len(ref) > 500 and report["flagged"]["trimmed"] > 100
     _assert_identical(ours, ref)
     assert np.isin(["NC_003070.9"], ours["chrom"]).all()

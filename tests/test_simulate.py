@@ -68,7 +68,8 @@ def test_truth_sites_rebuild_the_mean_exactly(sim):
 
 def test_a_gene_without_driver_sites_has_only_baseline_gene_effect_and_noise(sim):
     c = sim.components
-    without = ~sim.expression["gene_id"].isin(sim.truth_sites.loc[sim.truth_sites["role"] == "driver", "gene_id"])
+    drivers = sim.truth_sites.loc[sim.truth_sites["role"] == "driver", "gene_id"]
+    without = ~sim.expression["gene_id"].isin(drivers)
     assert without.sum() > 20
     rows = without.to_numpy()
     np.testing.assert_array_equal(c["motif_effect"][rows], 0.0)
@@ -99,7 +100,8 @@ def test_signal_is_the_expected_observation():
     mean, zero_p, sd = np.array([[-0.5, 0.3, 2.0]]), np.array([[0.1, 0.4, 0.0]]), 0.7
     draws = np.where(rng.random((200_000, 3)) < zero_p, 0.0,
                      np.maximum(mean + rng.normal(0, sd, (200_000, 3)), 0.0))
-    np.testing.assert_allclose(simulate.expected_expression(mean, zero_p, sd)[0], draws.mean(axis=0), atol=0.01)
+    np.testing.assert_allclose(simulate.expected_expression(mean, zero_p, sd)[0],
+                               draws.mean(axis=0), atol=0.01)
 
 
 def test_zero_fraction_is_as_configured(promoters, pool):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cornlib import CornlibWarning
+from cornlib import CornlibWarning, sequence
 from cornlib import split as S
 
 
@@ -46,10 +46,10 @@ def synthetic():
     rng = np.random.default_rng(7)
     base = {f"u{i}": random_dna(rng, 600) for i in range(12)}
     seqs = dict(base)
-    seqs["rc_of_u0"] = S.reverse_complement(base["u0"])
-    seqs["rc_mut_u1"] = S.reverse_complement(mutate(rng, base["u1"], 0.08))
+    seqs["rc_of_u0"] = sequence.reverse_complement(base["u0"])
+    seqs["rc_mut_u1"] = sequence.reverse_complement(mutate(rng, base["u1"], 0.08))
     seqs["inside_u2"] = base["u2"][150:350]                          # 200 bp inside 600 bp
-    seqs["rc_inside_u3"] = S.reverse_complement(base["u3"][300:500])
+    seqs["rc_inside_u3"] = sequence.reverse_complement(base["u3"][300:500])
     seqs["half_u4"] = base["u4"][:300] + random_dna(rng, 300)        # 50 % overlap: apart
     return seqs
 
@@ -189,7 +189,7 @@ def test_random_split_ignores_clusters():
 
 def test_duplicates_counts_exact_and_reverse_complement_copies():
     a, b = "AAAACCCGGT" * 20, "ACGTTTGCAA" * 20
-    prom = table({"x1": a, "x2": a, "y1": b, "y2": S.reverse_complement(b), "z": "GATTACA" * 30})
+    prom = table({"x1": a, "x2": a, "y1": b, "y2": sequence.reverse_complement(b), "z": "GATTACA" * 30})
     split = pd.DataFrame({"gene_id": ["x1", "x2", "y1", "y2", "z"], "species": "sp1",
                           "cluster_id": [0, 0, 1, 1, 2],
                           "split": ["train", "test", "train", "valid", "test"], "fold": -1})
@@ -203,7 +203,7 @@ def test_corpus_overlap_finds_exact_and_contained_copies(synthetic):
     rng = np.random.default_rng(11)
     test = {"t0": synthetic["u5"], "t1": synthetic["u6"], "t2": synthetic["u7"],
             "t3": synthetic["u8"]}
-    corpus = {"c0": synthetic["u5"], "c1": S.reverse_complement(synthetic["u6"]),
+    corpus = {"c0": synthetic["u5"], "c1": sequence.reverse_complement(synthetic["u6"]),
               "c2": synthetic["u7"][100:400], "c3": random_dna(rng, 600),
               "t3": random_dna(rng, 600)}   # the same id as a test sequence is no match
     r = S.corpus_overlap(corpus, test, threads=1)
@@ -243,15 +243,15 @@ def test_no_test_promoter_is_similar_to_a_training_promoter(real_slice):
 
 
 def test_nearest_identity_figure_handles_splits_without_covering_hits():
-    from cornlib.plots import split as plots
+    from cornlib.plots import distributions
 
     near = pd.DataFrame({"gene_id": ["a", "b"], "n_hits": [1, 0], "identity": [0.9, 0.0],
                          "coverage": [0.3, 0.0], "identity_at_coverage": [0.0, 0.0],
                          "similar": [False, False]})
     leaky = near.assign(identity_at_coverage=[0.95, 0.0], similar=[True, False])
-    fig, axes = plots.nearest_identity({"ours": near, "naive": leaky})
+    fig, axes = distributions.nearest_identity({"ours": near, "naive": leaky})
     labels = [t.get_text() for t in axes[0].get_legend().get_texts()]
     assert labels[0].startswith("ours: 0 of 2 leak") and labels[1].startswith("naive: 1 of 2")
     clusters = pd.DataFrame({"cluster_id": [0, 0, 1], "species": ["x", "y", "x"]})
-    fig, ax = plots.cluster_sizes(clusters)
+    fig, ax = distributions.cluster_sizes(clusters)
     assert "2 clusters of 3 promoters" in ax.get_title()

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cornlib import tokenize
+from cornlib import sequence, tokenize
 
 
 def _random_dna(n, length, seed):
@@ -34,23 +34,23 @@ def bpe(seqs):
 
 
 def test_normalize_uppercases_soft_masked_bases():
-    assert tokenize.normalize("acgtNn") == "ACGTNN"
+    assert sequence.normalize("acgtNn") == "ACGTNN"
 
 
 def test_normalize_turns_iupac_codes_into_n():
-    assert tokenize.normalize("ARYSWKMBDHVry") == "A" + "N" * 12
+    assert sequence.normalize("ARYSWKMBDHVry") == "A" + "N" * 12
 
 
 @pytest.mark.parametrize("bad,pos", [("ACGU", 3), ("AC-GT", 2), ("ACG T", 3), ("AC1", 2)])
 def test_normalize_rejects_non_dna_naming_id_and_position(bad, pos):
     with pytest.raises(ValueError, match=rf"'gene7'.*position {pos}"):
-        tokenize.normalize(bad, "gene7")
+        sequence.normalize(bad, "gene7")
 
 
 @pytest.mark.parametrize("bad", ["", None, 5])
 def test_normalize_rejects_empty_and_non_strings(bad):
     with pytest.raises(ValueError, match="'g1'"):
-        tokenize.normalize(bad, "g1")
+        sequence.normalize(bad, "g1")
 
 
 def test_kmers_overlap_and_count():

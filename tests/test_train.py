@@ -1,10 +1,10 @@
-"""cornlib.train: precision, batches, reproducible masks, exact resuming, checkpoint checks."""
+"""cornlib.training: precision, batches, reproducible masks, exact resuming, checkpoint checks."""
 
 import numpy as np
 import pytest
 import torch
 
-from cornlib import io, models, train
+from cornlib import io, models, training
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def _config(tok, **kw):
 
 
 def test_training_arguments_are_fp32_offline_on_cpu(tmp_path):
-    args = train.training_arguments(tmp_path, device="cpu", seed=7, max_steps=3)
+    args = training.training_arguments(tmp_path, device="cpu", seed=7, max_steps=3)
     assert not args.bf16 and not args.fp16
     assert args.use_cpu and args.seed == 7 and args.max_steps == 3
     assert args.report_to in ([], "none", ["none"])
@@ -28,19 +28,19 @@ def test_training_arguments_are_fp32_offline_on_cpu(tmp_path):
 
 def test_precision_is_bf16_on_capable_gpu_else_fp16(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert train.precision_kwargs("cuda") == {"bf16": True, "fp16": False}
+    assert training.precision_kwargs("cuda") == {"bf16": True, "fp16": False}
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert train.precision_kwargs("cuda") == {"bf16": False, "fp16": True}
-    assert train.precision_kwargs("cpu") == {"bf16": False, "fp16": False}
+    assert training.precision_kwargs("cuda") == {"bf16": False, "fp16": True}
+    assert training.precision_kwargs("cpu") == {"bf16": False, "fp16": False}
 
 
 def test_resolve_device_rejects_unknown_names():
     with pytest.raises(ValueError, match="device"):
-        train.resolve_device("tpu")
+        training.resolve_device("tpu")
 
 
 def test_collator_pads_to_longest_in_batch_not_max_length(tok, examples):
-    collate = train.MaskingCollator(tok, pad_to_multiple_of=8)
+    collate = training.MaskingCollator(tok, pad_to_multiple_of=8)
     batch = collate([{"input_ids": x} for x in examples[:4]])
     longest = max(len(x) for x in examples[:4])
     assert batch["input_ids"].shape[1] == -(-longest // 8) * 8
@@ -53,8 +53,8 @@ def test_collator_pads_to_longest_in_batch_not_max_length(tok, examples):
 
 
 def test_masks_depend_only_on_seed_epoch_and_example(tok, examples):
-    collate = train.MaskingCollator(tok, mlm_probability=0.3)
-    ds = train.MaskedLMDataset(examples, seed=5)
+    collate = training.MaskingCollator(tok, mlm_probability=0.3)
+    ds = training.MaskedLMDataset(examples, seed=5)
     first = collate([ds[i] for i in range(8)])
     torch.manual_seed(123)  # the global RNG plays no part
     again = collate([ds[i] for i in range(8)])
@@ -67,7 +67,7 @@ def test_masks_depend_only_on_seed_epoch_and_example(tok, examples):
 
 
 def test_fixed_labels_are_only_padded(tok, examples):
-    collate = train.MaskingCollator(tok)
+    collate = training.MaskingCollator(tok)
     ex = [{"input_ids": x, "labels": [-100] * (len(x) - 1) + [x[-1]]} for x in examples[:3]]
     batch = collate(ex)
     assert (batch["labels"] != -100).sum() == 3
@@ -83,17 +83,17 @@ def _run(tok, examples, out, *, stop_at=None, resume=False, config=None):
                 control.should_training_stop = True
 
     model = models.new_mlm(config or _config(tok, dropout=0.1), seed=0)
-    args = train.training_arguments(
+    args = training.training_arguments(
         out, device="cpu", seed=0, max_steps=8, per_device_train_batch_size=8,
         per_device_eval_batch_size=8, learning_rate=3e-3, warmup_steps=2, save_steps=3,
         eval_strategy="steps", eval_steps=4, logging_steps=1, disable_tqdm=True,
         train_sampling_strategy="group_by_length", remove_unused_columns=False,
         prediction_loss_only=True)
     heldout = [{"input_ids": x, "labels": [-100] + x[1:-1] + [-100]} for x in examples[:4]]
-    trainer = train.make_trainer(model, args, train.MaskedLMDataset(examples, seed=0), heldout,
-                                 data_collator=train.MaskingCollator(tok), processing_class=tok,
+    trainer = training.make_trainer(model, args, training.MaskedLMDataset(examples, seed=0), heldout,
+                                 data_collator=training.MaskingCollator(tok), processing_class=tok,
                                  callbacks=[Kill()], history_path=out / "log_history.json")
-    train.fit(trainer, resume=resume)
+    training.fit(trainer, resume=resume)
     return trainer
 
 
@@ -102,7 +102,7 @@ def test_killed_and_resumed_run_ends_with_the_same_weights(tok, examples, tmp_pa
     whole = _run(tok, examples, tmp_path / "whole")
     killed = _run(tok, examples, tmp_path / "killed", stop_at=4)
     assert killed.state.global_step == 4
-    assert train.last_checkpoint(tmp_path / "killed").name == "checkpoint-3"
+    assert training.last_checkpoint(tmp_path / "killed").name == "checkpoint-3"
     resumed = _run(tok, examples, tmp_path / "killed", resume=True)
     assert resumed.state.global_step == 8
     a, b = whole.model.state_dict(), resumed.model.state_dict()
@@ -110,7 +110,7 @@ def test_killed_and_resumed_run_ends_with_the_same_weights(tok, examples, tmp_pa
     assert all(torch.equal(a[k], b[k]) for k in a)
     tied = resumed.model.roberta.embeddings.word_embeddings.weight
     assert resumed.model.lm_head.decoder.weight is tied
-    curves = train.loss_curves(io.read_json(tmp_path / "killed" / "log_history.json"))
+    curves = training.loss_curves(io.read_json(tmp_path / "killed" / "log_history.json"))
     assert sorted(curves.loc[curves["split"] == "train", "step"]) == list(range(1, 9))
     assert list(curves.loc[curves["split"] == "valid", "step"]) == [4, 8]
 
@@ -122,7 +122,7 @@ def test_resume_refuses_a_checkpoint_of_another_config(tok, examples, tmp_path):
     with pytest.raises(ValueError, match="hidden_size: checkpoint 16 vs expected 32"):
         _run(tok, examples, tmp_path / "run", resume=True, config=wider)
     with pytest.raises(FileNotFoundError, match="not a Trainer checkpoint"):
-        train.check_checkpoint(tmp_path, wider)
+        training.check_checkpoint(tmp_path, wider)
 
 
 def test_loss_curves_split_train_and_valid_rows():
@@ -130,7 +130,7 @@ def test_loss_curves_split_train_and_valid_rows():
                {"eval_loss": 2.5, "epoch": 0.5, "step": 1},
                {"loss": 2.0, "learning_rate": 5e-4, "epoch": 1.0, "step": 2},
                {"train_runtime": 1.0, "step": 2}]
-    df = train.loss_curves(history)
+    df = training.loss_curves(history)
     assert list(df["split"]) == ["train", "train", "valid"]
     assert list(df["loss"]) == [3.0, 2.0, 2.5]
 
@@ -140,7 +140,7 @@ def test_save_model_replaces_the_folder_whole(tok, tmp_path):
     path = tmp_path / "model"
     path.mkdir()
     (path / "stale.txt").write_text("old")
-    train.save_model(model, path, tok)
+    training.save_model(model, path, tok)
     assert not (path / "stale.txt").exists()
     assert (path / "config.json").exists() and (path / "tokenizer.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["model"]

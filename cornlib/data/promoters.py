@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 
 from cornlib.data import genome
+from cornlib.data import gff as annotation
+from cornlib.sequence import COMPLEMENT, IUPAC_AMBIGUITY
 
 #: Columns of the promoter table, in order (see the module docstring for conventions).
 COLUMNS = ["gene_id", "species", "chrom", "start", "end", "strand", "tss", "length", "sequence",
@@ -63,10 +65,11 @@ DEFAULTS: dict[str, Any] = dict(upstream=1000, downstream=0, trim_neighbours=Tru
 # per-byte code = 2 * class + lowercase, class 0 AT, 1 GC, 2 N, 3 IUPAC ambiguity; 8 = invalid
 _INVALID = 8
 _CODE = np.full(256, _INVALID, dtype=np.int64)
-for _cls, _letters in enumerate((b"AT", b"GC", b"N", b"RYSWKMBDHV")):
+for _cls, _letters in enumerate((b"AT", b"GC", b"N", IUPAC_AMBIGUITY.encode())):
     _CODE[np.frombuffer(_letters, np.uint8)] = 2 * _cls
     _CODE[np.frombuffer(_letters.lower(), np.uint8)] = 2 * _cls + 1
-_TO_N = bytes.maketrans(b"RYSWKMBDHVryswkmbdhv", b"NNNNNNNNNNnnnnnnnnnn")
+_TO_N = bytes.maketrans((IUPAC_AMBIGUITY + IUPAC_AMBIGUITY.lower()).encode(),
+                        b"N" * len(IUPAC_AMBIGUITY) + b"n" * len(IUPAC_AMBIGUITY))
 
 
 def check_parameters(*, upstream: int, downstream: int, trim_neighbours: bool, min_length: int,
@@ -119,7 +122,7 @@ def _virtual(genes: pd.DataFrame, sizes: dict[str, int]) -> tuple[np.ndarray, np
     index = pd.Index(names).get_indexer(genes["chrom"])
     if (index < 0).any():
         raise ValueError(f"gene {genes['gene_id'].iat[int(np.argmax(index < 0))]} lies on a record "
-                         "missing from the FASTA (see cornlib.data.genome.check_against_fasta)")
+                         "missing from the FASTA (see cornlib.data.gff.check_against_fasta)")
     return offsets[index], lengths[index]
 
 
@@ -147,7 +150,7 @@ def windows(genes: pd.DataFrame, sizes: dict[str, int], *, upstream: int = 1000,
     """Promoter intervals for the candidate genes (interval arithmetic only, no sequence).
 
     Args:
-        genes: every ``gene`` feature (from :func:`cornlib.data.genome.read_genes`); all are
+        genes: every ``gene`` feature (from :func:`cornlib.data.gff.read_genes`); all are
             neighbours for trimming, those with a biotype in ``biotypes`` are candidates.
         sizes: record lengths (:func:`cornlib.data.genome.chrom_sizes`).
         upstream, downstream: window around the TSS (see the module docstring).
@@ -224,7 +227,7 @@ def _sequences(fasta, win: pd.DataFrame, *, soft_mask: str, iupac: str, species:
     raw = genome.fetch_many(fasta, win["chrom"].to_numpy(), win["start"].to_numpy(),
                             win["end"].to_numpy())
     minus = (win["strand"] == "-").to_numpy()
-    raw = [s.translate(genome.COMPLEMENT)[::-1] if m else s for s, m in zip(raw, minus)]
+    raw = [s.translate(COMPLEMENT)[::-1] if m else s for s, m in zip(raw, minus)]
     lengths = np.fromiter((len(s) for s in raw), dtype=np.int64, count=len(raw))
     bounds = np.concatenate([[0], np.cumsum(lengths)])
     joined = b"".join(raw)
@@ -307,7 +310,7 @@ def extract(fasta: str | os.PathLike, gff: str | os.PathLike, species: str, *,
                   soft_mask=soft_mask, max_genes=max_genes, biotypes=biotypes, iupac=iupac)
     check_parameters(**params)
     t0 = time.perf_counter()
-    genes = genome.read_genes(gff)
+    genes = annotation.read_genes(gff)
     if genes.empty:
         raise ValueError(f"GFF3 {gff} has no feature of type 'gene'")
     if biotypes is not None and genes["biotype"].isna().all():
@@ -315,7 +318,7 @@ def extract(fasta: str | os.PathLike, gff: str | os.PathLike, species: str, *,
                          f"matches biotypes={list(biotypes)}; pass biotypes=None to use every gene")
     fa = genome.open_fasta(fasta, cache_dir)
     sizes = genome.chrom_sizes(fa)
-    genome.check_against_fasta(genes, sizes, gff, fasta)
+    annotation.check_against_fasta(genes, sizes, gff, fasta)
 
     win = windows(genes, sizes, upstream=upstream, downstream=downstream,
                   trim_neighbours=trim_neighbours, biotypes=biotypes)
@@ -420,123 +423,6 @@ def extract_genomes(genomes: Sequence, *, upstream: int = 1000, downstream: int 
     return table, {"parameters": _jsonable(params), "species": reports, "total": total}
 
 
-def report_table(report: dict[str, Any]) -> pd.DataFrame:
-    """One row per species (and a ``total`` row): genes, candidates, kept, then drops by reason."""
-    per = report["species"] if "species" in report and isinstance(report["species"], dict) else {
-        report["species"]: report}
-    rows = []
-    for name, rep in list(per.items()) + ([("total", report["total"])] if "total" in report else []):
-        rows.append({"species": name, "genes": rep["genes"], "candidates": rep["candidates"],
-                     "kept": rep["kept"], **rep["dropped"],
-                     **{f"flag_{f}": n for f, n in rep["flagged"].items()}})
-    return pd.DataFrame(rows).set_index("species")
-
-
-def letter_summary(promoters: pd.DataFrame) -> pd.DataFrame:
-    """Per species: promoters, how many contain N (and the largest N share), IUPAC codes,
-    and the mean share of soft-masked bases."""
-    g = promoters.groupby("species", sort=False)
-    return pd.DataFrame({
-        "promoters": g.size(),
-        "with_N": g["n_fraction"].apply(lambda x: int((x > 0).sum())),
-        "max_N_fraction": g["n_fraction"].max(),
-        "with_IUPAC": g["n_iupac"].apply(lambda x: int((x > 0).sum())),
-        "mean_masked_fraction": g["masked_fraction"].mean().round(3),
-    })
-
-
-def preview(promoters: pd.DataFrame, width: int = 24) -> pd.DataFrame:
-    """A few promoters to look at: the first with no flag, then the first of each flag.
-
-    Returns:
-        One row per example: ``gene_id, species, location, length, flags`` and the sequence's
-        first and last ``width`` bases (``5' ...`` / ``... 3'``, the 3' end next to the TSS).
-    """
-    picks = [promoters.index[promoters["flags"] == ""][:1]]
-    for flag in FLAGS:
-        picks.append(promoters.index[promoters["flags"].str.contains(flag, regex=False)][:1])
-    rows = promoters.loc[pd.Index(np.concatenate([p.to_numpy() for p in picks])).unique()]
-    loc = rows["chrom"] + ":" + rows["start"].astype(str) + "-" + rows["end"].astype(str) \
-        + "(" + rows["strand"] + ")"
-    return pd.DataFrame({
-        "gene_id": rows["gene_id"], "species": rows["species"], "location": loc,
-        "length": rows["length"], "flags": rows["flags"].replace("", "-"),
-        "5' end": rows["sequence"].str[:width] + " ...",
-        "3' end": "... " + rows["sequence"].str[-width:]}).reset_index(drop=True)
-
-
-def verify_with_bedtools(files, upstream: int = 1000,
-                         cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Compare :func:`extract` with FloraBERT's bedtools pipeline on one genome.
-
-    Both run with the pipeline's semantics (every gene, clipped windows kept, letters and case
-    as in the FASTA, ``downstream=0``).
-
-    Returns:
-        ``{"bedtools": version or "not installed", "promoters": n, "identical": n,
-        "only_cornlib": n, "only_bedtools": n}`` (counts missing when bedtools is absent).
-    """
-    import shutil
-    import subprocess
-
-    if shutil.which("bedtools") is None:
-        return {"bedtools": "not installed"}
-    version = subprocess.run(["bedtools", "--version"], capture_output=True, text=True).stdout.strip()
-    ours, _ = extract(files.fasta, files.gff, files.species, upstream=upstream, downstream=0,
-                      trim_neighbours=True, min_length=0, max_n_fraction=1.0, edge_policy="flag",
-                      soft_mask="keep", biotypes=None, iupac="keep", cache_dir=cache_dir)
-    ref = bedtools_reference(files.fasta, files.gff, upstream=upstream, cache_dir=cache_dir)
-    m = ref.merge(ours, on="gene_id", how="outer", suffixes=("_bt", ""), indicator=True)
-    both = m[m["_merge"] == "both"]
-    same = ((both["sequence_bt"] == both["sequence"]) & (both["start_bt"] == both["start"])
-            & (both["end_bt"] == both["end"]) & (both["strand_bt"] == both["strand"]))
-    return {"species": files.species, "bedtools": version, "promoters": int(len(m)),
-            "identical": int(same.sum()), "only_cornlib": int((m["_merge"] == "right_only").sum()),
-            "only_bedtools": int((m["_merge"] == "left_only").sum())}
-
-
-def gc_profile(promoters: pd.DataFrame, upstream: int, downstream: int = 0,
-               bin_size: int = 10) -> pd.DataFrame:
-    """GC fraction by position relative to the TSS, per species (N and missing bases ignored).
-
-    Position 0 is the TSS base, ``-1`` the base just upstream of it; every promoter is placed
-    by its coordinates, so trimmed or detached ones add only the positions they cover.
-
-    Returns:
-        Columns ``species, position`` (bin start, in ``[-upstream, downstream)``),
-        ``gc_fraction``, ``n_bases``.
-    """
-    if bin_size < 1:
-        raise ValueError(f"bin_size must be a positive integer, not {bin_size!r}")
-    width = upstream + downstream
-    code = np.full(256, 255, dtype=np.uint8)
-    code[np.frombuffer(b"GCgc", np.uint8)] = 1
-    code[np.frombuffer(b"ATat", np.uint8)] = 0
-    plus = (promoters["strand"] == "+").to_numpy()
-    first = np.where(plus, promoters["start"] - promoters["tss"],
-                     promoters["tss"] - (promoters["end"] - 1)).astype(np.int64) + upstream
-    rows = []
-    for species in pd.unique(promoters["species"]):
-        sel = (promoters["species"] == species).to_numpy()
-        gc = np.zeros(width, dtype=np.int64)
-        n = np.zeros(width, dtype=np.int64)
-        for seq, f in zip(promoters["sequence"][sel], first[sel]):
-            c = code[np.frombuffer(seq.encode("ascii"), np.uint8)]
-            a, b = max(f, 0), min(f + len(c), width)
-            if b <= a:
-                continue
-            c = c[a - f:b - f]
-            gc[a:b] += c == 1
-            n[a:b] += c != 255
-        edges = np.arange(0, width, bin_size)
-        gcb, nb = np.add.reduceat(gc, edges), np.add.reduceat(n, edges)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = np.where(nb > 0, gcb / np.maximum(nb, 1), np.nan)
-        rows.append(pd.DataFrame({"species": species, "position": edges - upstream,
-                                  "gc_fraction": frac, "n_bases": nb}))
-    return pd.concat(rows, ignore_index=True)
-
-
 def to_fasta_text(promoters: pd.DataFrame) -> Iterable[str]:
     """FASTA records, one line of sequence each; the header's first word is the gene ID.
 
@@ -583,89 +469,3 @@ def read(path: str | os.PathLike) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path} is not a promoter table: columns {missing} are missing")
     return table
-
-
-# awk: GFF3 gene lines -> BED6 named as read_genes names genes (locus_tag, gene_id, ID)
-_AWK_GENES = r"""BEGIN { FS = OFS = "\t" }
-/^##FASTA/ { exit }
-/^#/ || $3 != "gene" { next }
-{ a = ";" $9; id = ""
-  if (match(a, /;[ ]*locus_tag=[^;]*/)) {
-    id = substr(a, RSTART, RLENGTH); sub(/^;[ ]*locus_tag=/, "", id) }
-  if (id == "" && match(a, /;[ ]*gene_id=[^;]*/)) {
-    id = substr(a, RSTART, RLENGTH); sub(/^;[ ]*gene_id=/, "", id) }
-  if (id == "" && match(a, /;[ ]*ID=[^;]*/)) {
-    id = substr(a, RSTART, RLENGTH); sub(/^;[ ]*ID=/, "", id); sub(/^gene[-:]/, "", id) }
-  print $1, $4 - 1, $5, id, 0, $7 }"""
-# awk: of the fragments of one flank (in coordinate order), keep the one nearest the TSS
-_AWK_NEAREST = r"""BEGIN { FS = OFS = "\t" }
-{ if ($6 == "-") { if (!($4 in r)) { r[$4] = $0; order[++n] = $4 } }
-  else { if (!($4 in r)) order[++n] = $4; r[$4] = $0 } }
-END { for (i = 1; i <= n; i++) print r[order[i]] }"""
-
-
-def bedtools_command(fasta: str | os.PathLike, gff: str | os.PathLike, upstream: int,
-                     workdir: str | os.PathLike) -> str:
-    """FloraBERT's promoter pipeline as one shell command (bedtools + awk), for verification.
-
-    ``fasta`` must be a plain FASTA with a ``.fai`` beside it (:func:`cornlib.data.genome.
-    prepare_fasta` makes one); the output is ``bedtools getfasta -tab`` lines
-    ``GENE_ID::CHROM:START-END(STRAND)<tab>SEQUENCE``.
-    """
-    import shlex
-
-    w = Path(workdir)
-    q = shlex.quote
-    return (
-        "set -euo pipefail; "
-        f"cut -f1,2 {q(str(fasta))}.fai > {q(str(w / 'genome.txt'))}; "
-        f"gzip -cdf {q(str(gff))} | awk {q(_AWK_GENES)} > {q(str(w / 'genes.bed'))}; "
-        f"bedtools flank -i {q(str(w / 'genes.bed'))} -g {q(str(w / 'genome.txt'))}"
-        f" -l {int(upstream)} -r 0 -s"
-        f" | bedtools subtract -a - -b {q(str(w / 'genes.bed'))}"
-        f" | awk {q(_AWK_NEAREST)}"
-        f" | bedtools getfasta -fi {q(str(fasta))} -bed - -s -name -tab")
-
-
-def bedtools_reference(fasta: str | os.PathLike, gff: str | os.PathLike, *, upstream: int = 1000,
-                       cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Promoters from FloraBERT's bedtools pipeline (see :func:`bedtools_command`).
-
-    Untouched by any of this module's filters: every gene feature, clipped windows kept,
-    letters and case as in the FASTA. Needs ``bedtools`` and ``awk`` on ``PATH``.
-
-    Returns:
-        Columns ``gene_id, chrom, start, end, strand, sequence`` (0-based half-open).
-
-    Raises:
-        FileNotFoundError: if ``bedtools`` is not installed.
-        RuntimeError: if the pipeline fails (with its stderr).
-    """
-    import shutil
-    import subprocess
-    import tempfile
-
-    if shutil.which("bedtools") is None:
-        raise FileNotFoundError("bedtools is not on PATH (install it, e.g. `apt-get install bedtools`)")
-    plain = genome.prepare_fasta(fasta, cache_dir)
-    with tempfile.TemporaryDirectory(prefix="cornlib-bedtools-") as work:
-        res = subprocess.run(["bash", "-c", bedtools_command(plain, gff, upstream, work)],
-                             capture_output=True, text=True)
-    if res.returncode:
-        raise RuntimeError(f"bedtools pipeline failed ({res.returncode}): {res.stderr[-2000:]}")
-    return parse_getfasta(res.stdout)
-
-
-def parse_getfasta(text: str) -> pd.DataFrame:
-    """Parse ``bedtools getfasta -name -s -tab`` output into a table (see :func:`bedtools_reference`)."""
-    import re
-
-    pattern = re.compile(r"^(.*)::(.*):(\d+)-(\d+)\(([+-])\)\t(\S*)$")
-    rows = []
-    for line in text.splitlines():
-        m = pattern.match(line)
-        if m is None:
-            raise ValueError(f"unexpected bedtools getfasta line: {line[:100]!r}")
-        gene_id, chrom, s, e, strand, seq = m.groups()
-        rows.append((gene_id, chrom, int(s), int(e), strand, seq))
-    return pd.DataFrame(rows, columns=["gene_id", "chrom", "start", "end", "strand", "sequence"])

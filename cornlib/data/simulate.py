@@ -45,7 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from cornlib import CornlibWarning, io
+from cornlib import CornlibWarning, artifacts, io
 from cornlib import motifs as _motifs
 
 TISSUE_NAMES = ("root", "leaf", "stem", "flower", "seed", "silique", "pollen", "shoot_apex",
@@ -187,7 +187,8 @@ def _validate_promoters(promoters: pd.DataFrame) -> None:
         raise ValueError(f"promoters must be a DataFrame, not {type(promoters).__name__}")
     missing = [c for c in ("gene_id", "sequence") if c not in promoters.columns]
     if missing:
-        raise ValueError(f"promoters lack column(s) {missing}; pass the table 02_promoters writes")
+        raise ValueError(f"promoters lack column(s) {missing}; pass the table "
+                         f"{artifacts.producer('promoters.parquet')} writes")
     if promoters.empty:
         raise ValueError("promoters is empty: there is nothing to simulate on")
     ids = promoters["gene_id"]
@@ -255,11 +256,11 @@ def expected_expression(mean: np.ndarray, zero_probability: np.ndarray, sd: floa
 
 def noise_ceiling(observed: pd.DataFrame, signal: pd.DataFrame) -> pd.Series:
     """Per tissue ``R² = 1 - SSE(observed, signal) / SST(observed)``; tables share ``gene_id`` order."""
+    from cornlib.evaluate.metrics import r2_columns
+
     tissues = [c for c in observed.columns if c != "gene_id"]
-    y, f = observed[tissues].to_numpy(float), signal[tissues].to_numpy(float)
-    sst = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-    sse = ((y - f) ** 2).sum(axis=0)
-    return pd.Series(1 - sse / np.where(sst > 0, sst, np.nan), index=tissues, name="noise_ceiling_r2")
+    r2 = r2_columns(observed[tissues].to_numpy(float), signal[tissues].to_numpy(float))
+    return pd.Series(r2, index=tissues, name="noise_ceiling_r2")
 
 
 def _sites(seqs: list[str], tss: np.ndarray, drivers: list[_motifs.Motif], core: _motifs.Motif,
@@ -432,6 +433,7 @@ def simulate(promoters: pd.DataFrame, *, seed: int, motifs: Sequence[_motifs.Mot
                   for m, p in [(d, cfg.pvalue) for d in drivers] + [(core, cfg.core_pvalue)]}
     card = {
         "kind": "simulated",
+        "units": "simulated log-expression",
         "description": ("Simulated log-expression on real promoters: motif-driven, tissue-specific "
                         "effects of real JASPAR CORE plant motifs; NOT measured data."),
         "tissues": tissues,
@@ -478,7 +480,7 @@ def measured(expression: pd.DataFrame, report: dict[str, Any] | None = None) -> 
 
     clean = _expression.validate_targets(expression, source="measured expression")
     tissues = [c for c in clean.columns if c != "gene_id"]
-    card = {"kind": "measured", "description": "Measured log(TPM + 1) expression.",
+    card = {"kind": "measured", "units": "log1p", "description": "Measured log(TPM + 1) expression.",
             "tissues": tissues, "noise_ceiling_r2": None, "n_genes": len(clean),
             "zero_fraction_observed": float((clean[tissues].to_numpy() == 0).mean()),
             "report": report if report is not None else expression.attrs.get("report")}

@@ -1,9 +1,9 @@
 """Hugging Face model classes: a RoBERTa masked LM on promoter tokens and a mean-pool regressor.
 
-Both share one config class, :class:`CornBertConfig` (``model_type="cornbert"``); call
-:func:`register` once to load them through ``AutoConfig`` / ``AutoModelForMaskedLM`` /
+Both share one config class, :class:`CornBertConfig` (``model_type="cornbert"``); importing
+:mod:`cornlib.models` registers them with ``AutoConfig`` / ``AutoModelForMaskedLM`` /
 ``AutoModelForSequenceClassification`` / ``AutoModel``. Attention runs through PyTorch SDPA.
-Token ids follow the tokenizer of ``05_tokenizer`` (RoBERTa's order: ``<s>`` 0, ``<pad>`` 1,
+Token ids follow the tokenizer of :mod:`cornlib.tokenize` (RoBERTa's order: ``<s>`` 0, ``<pad>`` 1,
 ``</s>`` 2, ``<unk>`` 3, ``<mask>`` 4). RoBERTa numbers positions from ``pad_token_id + 1``, so a
 model that reads ``max_length`` tokens needs ``max_position_embeddings = max_length + pad + 1``.
 """
@@ -24,6 +24,8 @@ from transformers.models.roberta.modeling_roberta import (
     RobertaPreTrainedModel,
 )
 
+from cornlib.models.targets import masked_mse, target_scaling
+
 MODEL_TYPE = "cornbert"
 ATTN_IMPLEMENTATION = "sdpa"
 # Config fields that must agree between a checkpoint and the model or tokenizer it meets.
@@ -40,6 +42,10 @@ class CornBertConfig(RobertaConfig):
             masked positions (about 15 % of tokens) and return logits of shape ``(n_masked, V)``
             instead of ``(B, L, V)``. Without labels the logits are always ``(B, L, V)``.
         mask_token_id: id of ``<mask>`` (recorded so a checkpoint names its tokenizer's ids).
+        target_names: the regressor's outputs (tissues), one per label.
+        target_mean, target_std: per-target training mean and standard deviation; the network
+            predicts z-scores and returns ``z * std + mean`` (the loss is taken on z-scores).
+        target_transform: the units of the targets (``"log1p"`` for log(TPM + 1)).
     """
 
     model_type = MODEL_TYPE
@@ -62,6 +68,10 @@ class CornBertConfig(RobertaConfig):
     mask_token_id: int | None = 4
     classifier_dropout: float | int | None = None
     sparse_mlm_head: bool = True
+    target_names: list[str] | tuple[str, ...] | None = None
+    target_mean: list[float] | tuple[float, ...] | None = None
+    target_std: list[float] | tuple[float, ...] | None = None
+    target_transform: str | None = None
 
     @property
     def max_tokens(self) -> int:
@@ -164,7 +174,9 @@ class CornBertForRegression(CornBertPreTrainedModel):
 
     Load from a pretrained masked LM with
     ``CornBertForRegression.from_pretrained(mlm_dir, num_labels=k)`` (the ``lm_head`` is dropped and
-    the head is freshly initialised). ``labels`` (B, K) float give an MSE loss.
+    the head is freshly initialised). Outputs are in target units when the config records
+    ``target_mean``/``target_std``. ``labels`` (B, K) float give an MSE loss on z-scores over the
+    labels that are not NaN (a missing tissue is masked out).
     """
 
     def __init__(self, config: CornBertConfig):
@@ -183,12 +195,13 @@ class CornBertForRegression(CornBertPreTrainedModel):
                 raise ValueError("CornBertForRegression needs input_ids or an attention_mask")
             attention_mask = (input_ids != self.config.pad_token_id).long()  # B, L
         out = self.roberta(input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
-        logits = self.head(out.last_hidden_state, attention_mask)  # B, K
+        z = self.head(out.last_hidden_state, attention_mask)  # B, K
+        mean, std = target_scaling(self.config, z)
         loss = None
         if labels is not None:
-            target = labels.to(logits.device, logits.dtype).reshape(logits.shape)
-            loss = nn.functional.mse_loss(logits.float(), target.float())
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
+            loss = masked_mse(z, (labels.to(z.device, z.dtype).reshape(z.shape) - mean) / std)
+        return SequenceClassifierOutput(loss=loss, logits=z * std + mean,
+                                        hidden_states=out.hidden_states,
                                         attentions=out.attentions)
 
 
@@ -235,7 +248,7 @@ def config_for_tokenizer(tokenizer, *, max_length: int = 256, layers: int = 2, h
                if getattr(tokenizer, t, None) is None]
     if missing:
         raise ValueError(f"the tokenizer has no {', '.join(missing)}; rebuild it with the "
-                         "specials <s> </s> <pad> <unk> <mask> (05_tokenizer)")
+                         "specials <s> </s> <pad> <unk> <mask> (cornlib.tokenize.train_bpe)")
     pad = tokenizer.pad_token_id
     return CornBertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
                           num_attention_heads=heads,

@@ -122,6 +122,22 @@ def score(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.nda
     return {m: float(rows[m]) for m in METRICS}
 
 
+def r2_columns(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """R² of each column of ``y_pred`` for the same column of ``y_true``, shape (n_targets,).
+
+    Truth first (``sklearn.metrics.r2_score`` order); NaN for a constant truth column.
+    """
+    t = np.asarray(y_true, dtype=float)
+    t = t.reshape(len(t), -1)
+    p = np.asarray(y_pred, dtype=float).reshape(t.shape)
+    return _metric_rows(t.T, p.T)["r2"]
+
+
+def mean_r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean R² over target columns (the model-selection score on ``valid``)."""
+    return float(np.nanmean(r2_columns(y_true, y_pred)))
+
+
 def bootstrap_indices(n_genes: int, n_bootstrap: int, seed: int) -> np.ndarray:
     """Gene resamples with replacement, shape (n_bootstrap, n_genes), from ``seed``."""
     rng = np.random.default_rng(seed)

@@ -1,9 +1,9 @@
-"""Genome overview for the EDA chapter: a size and gene-count table, and genes by biotype."""
+"""Tables shown in place of a figure: the genes of the genomes, and one summary row per genome."""
 
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -12,17 +12,17 @@ def gene_table(genomes: Sequence) -> pd.DataFrame:
     """Every GFF3 ``gene`` feature of ``genomes`` (:class:`cornlib.data.sources.GenomeFiles`).
 
     Returns:
-        :func:`cornlib.data.genome.read_genes` columns plus ``species`` first; genomes without a
+        :func:`cornlib.data.gff.read_genes` columns plus ``species`` first; genomes without a
         GFF3 contribute no rows.
     """
-    from cornlib.data import genome
+    from cornlib.data import gff
 
-    parts = [genome.read_genes(g.gff).assign(species=g.species) for g in genomes if g.gff is not None]
+    parts = [gff.read_genes(g.gff).assign(species=g.species) for g in genomes if g.gff is not None]
     if not parts:
-        return pd.DataFrame(columns=["species", *genome.GENE_COLUMNS])
+        return pd.DataFrame(columns=["species", *gff.GENE_COLUMNS])
     genes = pd.concat(parts, ignore_index=True)
     genes["biotype"] = genes["biotype"].fillna("unknown")
-    return genes[["species", *genome.GENE_COLUMNS]]
+    return genes[["species", *gff.GENE_COLUMNS]]
 
 
 def summary(genomes: Sequence, genes: pd.DataFrame,
@@ -49,24 +49,3 @@ def summary(genomes: Sequence, genes: pd.DataFrame,
                      "protein_coding": int((mine["biotype"] == "protein_coding").sum())
                      if g.gff is not None else None})
     return pd.DataFrame(rows).set_index("species")
-
-
-def biotypes(genes: pd.DataFrame):
-    """Horizontal bars: genes per biotype and species (log scale).
-
-    Args:
-        genes: :func:`gene_table`.
-
-    Returns:
-        ``fig, ax``.
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    counts = genes.groupby(["species", "biotype"]).size().rename("genes").reset_index()
-    order = counts.groupby("biotype")["genes"].sum().sort_values(ascending=False).index
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(order) * max(1, counts["species"].nunique()) + 1.2))
-    sns.barplot(data=counts, x="genes", y="biotype", hue="species", order=order, ax=ax)
-    ax.set(xscale="log", xlabel="genes (log scale)", ylabel="")
-    fig.tight_layout()
-    return fig, ax

@@ -1,15 +1,22 @@
-"""Figures of the baselines chapter: scores per model with their CIs, and the share of the noise ceiling."""
+"""Models compared: test scores with their CIs, the share of the noise ceiling, held-out scores
+per species, and the probability given to each masked token."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+# axis labels of the regression metrics (cornlib.evaluate.metrics)
 _LABELS = {"pearson_r2": "Pearson r²", "r2": "R²", "pearson_r": "Pearson r",
            "spearman_rho": "Spearman ρ", "mse": "MSE", "mae": "MAE",
            "r2_of_ceiling": "R² / noise ceiling", "pearson_r2_of_ceiling": "Pearson r² / noise ceiling"}
+
+# panel titles of the masked-language-model metrics, and the default panels of heldout_scores
+METRICS = {"token_accuracy": "masked-token accuracy",
+           "bits_per_base": "bits per base (lower is better)",
+           "base_accuracy": "base accuracy"}
 
 
 def _panel(ax, results: pd.DataFrame, metric: str, target: str, models: list[str],
@@ -93,5 +100,70 @@ def noise_ceiling(results: pd.DataFrame, metric: str = "r2_of_ceiling", target: 
     ax.axvline(1, color="firebrick", ls="--", lw=1, label="noise ceiling")
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     ax.set_title(f"{target}: share of the explainable variance")
+    fig.tight_layout()
+    return fig, ax
+
+
+def heldout_scores(summary: pd.DataFrame, metrics: tuple[str, ...] = tuple(METRICS)):
+    """Held-out scores per species for each predictor, one panel per metric.
+
+    Args:
+        summary: :func:`cornlib.evaluate.mlm.summarize` (``predictor``, ``species``, metric columns).
+        metrics: columns to draw.
+
+    Returns:
+        ``fig, axes``.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = summary[summary["species"] != "all"]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    for i, (ax, metric) in enumerate(zip(axes[0], metrics)):
+        part = data.dropna(subset=[metric])
+        sns.barplot(part, x="species", y=metric, hue="predictor", ax=ax,
+                    hue_order=[p for p in dict.fromkeys(data["predictor"])
+                               if p in set(part["predictor"])])
+        ax.set(title=METRICS.get(metric, metric), xlabel=None, ylabel=None)
+        if metric == "bits_per_base":
+            ax.axhline(2.0, color="0.4", ls="--", lw=1)
+            ax.set_ylim(max(0.0, part[metric].min() - 0.3), 2.1)
+        if i < len(metrics) - 1:
+            ax.get_legend().remove()
+        else:
+            ax.legend(title=None, frameon=False, fontsize=8, loc="upper left",
+                      bbox_to_anchor=(1.0, 1.0))
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig, axes[0]
+
+
+def token_predictions(table: pd.DataFrame, n: int = 30):
+    """Probability given to the true token at the first ``n`` masked positions of one promoter.
+
+    Args:
+        table: :func:`cornlib.evaluate.mlm.predictions_on` (``position``, ``true``, ``masked``,
+            ``predicted``, ``p_true``, ``correct``).
+        n: masked positions to draw.
+
+    Returns:
+        ``fig, ax``; each bar is labelled with the true token and, when the top guess is wrong,
+        the guess under it.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    part = table[table["masked"]].head(n).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.33 * len(part) + 1.5), 4.2))
+    right, wrong = sns.color_palette()[2], sns.color_palette()[0]
+    colors = [right if ok else wrong for ok in part["correct"]]
+    ax.bar(np.arange(len(part)), part["p_true"], color=colors)
+    labels = [t if ok else f"{t}\n≠{p}" for t, p, ok in
+              zip(part["true"], part["predicted"], part["correct"])]
+    ax.set_xticks(np.arange(len(part)), labels, rotation=90, fontsize=7, family="monospace")
+    ax.set(yscale="log", ylabel="P(true token)",
+           xlabel="masked tokens along the promoter (5'→3')",
+           title="Masked tokens of one held-out promoter (green: top guess right)")
+    sns.despine(fig)
     fig.tight_layout()
     return fig, ax

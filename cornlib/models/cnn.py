@@ -2,12 +2,13 @@
 
 :class:`PromoterCNNConfig` (``model_type="cornlib-promoter-cnn"``) holds every hyperparameter;
 :class:`PromoterCNN` reads base codes (A=0, C=1, G=2, T=3, N/padding=4; see
-:func:`cornlib.features.encode_fixed`), one-hot encodes them (N → all zeros), runs blocks of
+:func:`cornlib.sequence.encode_fixed`), one-hot encodes them (N → all zeros), runs blocks of
 convolution → ReLU → max-pool → dropout, takes each filter's maximum over the promoter (or
 flattens the positions, as DeepCRE does) and regresses one value per target. Outputs are in
 target units: the config stores each target's training mean and standard deviation, the network
-predicts z-scores, and the MSE loss is taken on z-scores so every target weighs the same. Call :func:`register` once to load saved
-models through ``AutoConfig`` / ``AutoModel``.
+predicts z-scores, and the MSE loss is taken on z-scores (NaN labels masked out) so every target
+weighs the same. Importing :mod:`cornlib.models` registers the classes with ``AutoConfig`` /
+``AutoModel`` / ``AutoModelForSequenceClassification``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from huggingface_hub.dataclasses import strict
 from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
+
+from cornlib.models.targets import masked_mse, target_scaling
 
 MODEL_TYPE = "cornlib-promoter-cnn"
 
@@ -58,6 +61,7 @@ class PromoterCNNConfig(PreTrainedConfig):
         target_names: one name per output.
         target_mean, target_std: per-target training mean and standard deviation (outputs are
             ``z * std + mean``).
+        target_transform: the units of the targets (``"log1p"`` for log(TPM + 1)).
     """
 
     model_type = MODEL_TYPE
@@ -73,6 +77,7 @@ class PromoterCNNConfig(PreTrainedConfig):
     target_names: list[str] | tuple[str, ...] | None = None
     target_mean: list[float] | tuple[float, ...] | None = None
     target_std: list[float] | tuple[float, ...] | None = None
+    target_transform: str | None = None
 
     def check_architecture(self) -> None:
         """Check that block lists agree, the pooled length stays positive and targets match."""
@@ -138,25 +143,23 @@ class PromoterCNN(PreTrainedModel):
         """Predict targets; the loss (MSE on z-scores) only when ``labels`` (B, n_targets) are given."""
         if input_ids.shape[-1] != self.config.seq_length:
             raise ValueError(f"input_ids have length {input_ids.shape[-1]}, the model reads "
-                             f"{self.config.seq_length}; pad/crop with cornlib.features.encode_fixed")
+                             f"{self.config.seq_length}; pad/crop with cornlib.sequence.encode_fixed")
         h = self.blocks(self.one_hot(input_ids))  # B, C, L'
         if self.config.global_pool == "max":
             h = h.amax(dim=2)  # B, C
         z = self.head(h)  # B, T
-        n = self.config.n_targets
-        mean = z.new_tensor(self.config.target_mean or [0.0] * n)  # T
-        std = z.new_tensor(self.config.target_std or [1.0] * n)  # T
-        logits = z * std + mean
+        mean, std = target_scaling(self.config, z)  # T, T
         loss = None
         if labels is not None:
-            labels = labels.to(z.dtype).reshape(z.shape)
-            loss = nn.functional.mse_loss(z, (labels - mean) / std)
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+            loss = masked_mse(z, (labels.to(z.dtype).reshape(z.shape) - mean) / std)
+        return SequenceClassifierOutput(loss=loss, logits=z * std + mean)
 
 
 def register() -> None:
-    """Make ``AutoConfig`` / ``AutoModel`` load saved CNNs (safe to call more than once)."""
-    from transformers import AutoConfig, AutoModel
+    """Make ``AutoConfig`` / ``AutoModel`` / ``AutoModelForSequenceClassification`` load saved
+    CNNs (safe to call more than once)."""
+    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
     AutoConfig.register(MODEL_TYPE, PromoterCNNConfig, exist_ok=True)
     AutoModel.register(PromoterCNNConfig, PromoterCNN, exist_ok=True)
+    AutoModelForSequenceClassification.register(PromoterCNNConfig, PromoterCNN, exist_ok=True)

@@ -58,116 +58,6 @@ def derive_seed(*keys: int) -> int:
     return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
 
 
-class MaskedLMDataset:
-    """Tokenized examples for masked-LM training, each masked afresh (but reproducibly) per epoch.
-
-    Item ``i`` is ``{"input_ids": [...], "mask_seed": derive_seed(seed, epoch, i)}``; the
-    ``Trainer`` (through accelerate) calls :meth:`set_epoch` at each epoch, and
-    :class:`MaskingCollator` draws the masks from ``mask_seed``. So the masks depend only on
-    ``(seed, epoch, example)``, not on how many batches ran before: a run resumed from a checkpoint
-    masks every batch exactly as the uninterrupted run does.
-
-    Args:
-        input_ids: one list of token ids per example (specials included).
-        seed: the run's seed.
-    """
-
-    def __init__(self, input_ids: list[list[int]], seed: int = 0):
-        self.input_ids = input_ids
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Use the masks of epoch ``epoch`` from now on."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return {"input_ids": self.input_ids[i], "mask_seed": derive_seed(self.seed, self.epoch, i)}
-
-    @property
-    def lengths(self) -> list[int]:
-        """Tokens per example (for length grouping)."""
-        return [len(x) for x in self.input_ids]
-
-
-class MaskingCollator:
-    """Batch tokenized examples for the masked LM, padding each batch only to its longest example.
-
-    Three kinds of example (dicts with ``input_ids``, a list of ints):
-
-    * with ``mask_seed`` (from :class:`MaskedLMDataset`): masked by
-      ``DataCollatorForLanguageModeling``'s rule (``mlm_probability`` of the non-special tokens;
-      of those ``mask_replace_prob`` (80 %) become ``<mask>``, ``random_replace_prob`` (10 %) a
-      random token, the rest stay), drawing from a generator seeded with ``mask_seed``, so masks
-      are reproducible and resumable;
-    * with ``labels`` (a fixed held-out masking, :func:`cornlib.pretrain.mask_fixed`): only padded,
-      labels with ``-100``;
-    * with neither: masked with torch's global RNG (the plain Hugging Face behaviour).
-
-    A batch is padded to its longest example rounded up to ``pad_to_multiple_of``.
-    Returns ``input_ids``, ``attention_mask``, ``labels``, each ``(B, L)``.
-    """
-
-    def __init__(self, tokenizer, mlm_probability: float = 0.15,
-                 pad_to_multiple_of: int | None = 8, mask_replace_prob: float = 0.8,
-                 random_replace_prob: float = 0.1):
-        from transformers import DataCollatorForLanguageModeling, DataCollatorForTokenClassification
-
-        if not 0.0 < mlm_probability < 1.0:
-            raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
-        if tokenizer.mask_token is None or tokenizer.pad_token is None:
-            raise ValueError("masked-LM batches need a tokenizer with <mask> and <pad> tokens")
-        # examples are already token ids, so padding them with tokenizer.pad is the right call
-        tokenizer.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
-        self.tokenizer = tokenizer
-        self.mlm_probability = mlm_probability
-        self.masking = DataCollatorForLanguageModeling(
-            tokenizer, mlm_probability=mlm_probability, pad_to_multiple_of=pad_to_multiple_of,
-            mask_replace_prob=mask_replace_prob, random_replace_prob=random_replace_prob)
-        self.padding = DataCollatorForTokenClassification(
-            tokenizer, pad_to_multiple_of=pad_to_multiple_of)
-
-    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        if "labels" in examples[0]:
-            return dict(self.padding([{k: ex[k] for k in ("input_ids", "labels")}
-                                      for ex in examples]))
-        if "mask_seed" not in examples[0]:
-            return dict(self.masking([{"input_ids": ex["input_ids"]} for ex in examples]))
-        return dict(self.padding([self._mask(ex["input_ids"], ex["mask_seed"])
-                                  for ex in examples]))
-
-    def _mask(self, input_ids: list[int], seed: int) -> dict[str, list[int]]:
-        """Mask one example with a generator seeded by ``seed``."""
-        import torch
-
-        self.masking.generator = torch.Generator().manual_seed(seed)
-        try:
-            inputs, labels = self.masking.torch_mask_tokens(torch.tensor([input_ids]))  # 1, L
-        finally:
-            self.masking.generator = None
-        return {"input_ids": inputs[0].tolist(), "labels": labels[0].tolist()}
-
-
-def padded_collator(tokenizer, max_length: int, mlm_probability: float = 0.15):
-    """The naive reference for the benchmark: every batch padded to ``max_length``."""
-    from transformers import DataCollatorForLanguageModeling
-
-    tokenizer.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
-
-    class PadToMaxLength(DataCollatorForLanguageModeling):
-        def torch_call(self, examples):
-            batch = self.tokenizer.pad([{"input_ids": ex["input_ids"]} for ex in examples],
-                                       padding="max_length", max_length=max_length,
-                                       return_tensors="pt")
-            batch["input_ids"], batch["labels"] = self.torch_mask_tokens(batch["input_ids"])
-            return batch
-
-    return PadToMaxLength(tokenizer, mlm_probability=mlm_probability)
-
-
 # --- Trainer, sampler and callbacks (built on first use: transformers is slow to import)
 
 @functools.cache
@@ -289,13 +179,13 @@ def quiet_hf_bars() -> Iterator[None]:
 
 
 def make_trainer(model, args, train_dataset, eval_dataset=None, *, data_collator=None,
-                 processing_class=None, callbacks: list | None = None,
+                 processing_class=None, compute_metrics=None, callbacks: list | None = None,
                  history_path: str | Path | None = None):
     """A :class:`CornTrainer` with a quiet progress bar and a ``LossHistory`` callback.
 
     Args:
-        model, args, train_dataset, eval_dataset, data_collator, processing_class: as for
-            ``transformers.Trainer``.
+        model, args, train_dataset, eval_dataset, data_collator, processing_class,
+            compute_metrics: as for ``transformers.Trainer``.
         callbacks: more ``TrainerCallback`` objects.
         history_path: where ``LossHistory`` keeps the log history (JSON); ``None`` = memory only.
 
@@ -307,6 +197,7 @@ def make_trainer(model, args, train_dataset, eval_dataset=None, *, data_collator
     trainer = classes["CornTrainer"](model=model, args=args, train_dataset=train_dataset,
                                      eval_dataset=eval_dataset, data_collator=data_collator,
                                      processing_class=processing_class,
+                                     compute_metrics=compute_metrics,
                                      callbacks=[history, *(callbacks or [])])
     for printer in classes["_printers"]:
         trainer.remove_callback(printer)
@@ -314,6 +205,33 @@ def make_trainer(model, args, train_dataset, eval_dataset=None, *, data_collator
         trainer.add_callback(classes["QuietProgress"])
     trainer.loss_history = history
     return trainer
+
+
+def keep_best(metric: str = "eval_loss", greater_is_better: bool | None = None):
+    """A ``TrainerCallback`` that keeps the weights of the evaluation with the best ``metric``
+    in memory and loads them when training ends (no checkpoint files, unlike
+    ``load_best_model_at_end``). ``greater_is_better`` defaults to ``False`` for losses."""
+    from transformers import TrainerCallback
+
+    higher = (not metric.endswith("loss")) if greater_is_better is None else greater_is_better
+
+    class KeepBest(TrainerCallback):
+        def __init__(self):
+            self.best, self.state_dict = None, None
+
+        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+            score = (metrics or {}).get(metric)
+            if model is None or score is None:
+                return
+            if self.best is None or (score > self.best if higher else score < self.best):
+                self.best = score
+                self.state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            if model is not None and self.state_dict is not None:
+                model.load_state_dict(self.state_dict)
+
+    return KeepBest()
 
 
 # --- checkpoints ---------------------------------------------------------------------------------

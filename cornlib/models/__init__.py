@@ -1,0 +1,45 @@
+"""The book's models as Hugging Face classes, registered with ``Auto*`` on import.
+
+- :mod:`cornlib.models.cornbert`: the RoBERTa masked LM and its mean-pool regressor.
+- :mod:`cornlib.models.cnn`: the convolutional baseline on one-hot bases.
+- :mod:`cornlib.models.targets`: what a saved regressor records about its targets.
+- :mod:`cornlib.models.markov`: the Markov-chain baseline of masked-LM scoring.
+- :mod:`cornlib.models.predictor`: any trained model as DNA strings in, genes × tissues out.
+
+``import cornlib.models`` is all it takes for ``transformers.AutoModelForMaskedLM`` (or
+``AutoModelForSequenceClassification``) ``.from_pretrained(folder)`` to load a cornlib model.
+"""
+
+from cornlib.models import cnn, cornbert
+from cornlib.models.cnn import PromoterCNN, PromoterCNNConfig
+from cornlib.models.cornbert import (
+    ATTN_IMPLEMENTATION,
+    MODEL_TYPE,
+    SHAPE_KEYS,
+    CornBertConfig,
+    CornBertForMaskedLM,
+    CornBertForRegression,
+    CornBertModel,
+    CornBertPreTrainedModel,
+    MeanPool,
+    check_compatible,
+    config_for_tokenizer,
+    load_mlm,
+    new_mlm,
+    size_summary,
+)
+
+__all__ = ["ATTN_IMPLEMENTATION", "MODEL_TYPE", "SHAPE_KEYS", "CornBertConfig",
+           "CornBertForMaskedLM", "CornBertForRegression", "CornBertModel",
+           "CornBertPreTrainedModel", "MeanPool", "PromoterCNN", "PromoterCNNConfig",
+           "check_compatible", "config_for_tokenizer", "load_mlm", "new_mlm", "register",
+           "size_summary"]
+
+
+def register() -> None:
+    """Register every cornlib model with the ``Auto*`` factories (done on import; repeatable)."""
+    cornbert.register()
+    cnn.register()
+
+
+register()

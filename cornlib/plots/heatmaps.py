@@ -1,0 +1,130 @@
+"""Heat maps with a colour bar: clustered tissue correlations, genes × tissues, driver effects.
+
+Every colour bar has its label on the side away from its tick labels (or beyond them), broken
+into lines that fit along the bar, so that the label never runs into the ticks or off the figure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cornlib.plots._common import placeholder, tissue_columns
+
+_LABEL_SIZE, _TICK_SIZE = 9, 8  # points, colour-bar label and tick labels
+_TICK_ROOM = 0.45  # inches right of a corner colour bar for its tick marks and labels
+
+
+def _text_width(text: str, size: float) -> float:
+    """Width in inches of one line of ``text`` at ``size`` points in the default font."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    width, _, _ = TextToPath().get_text_width_height_descent(text, FontProperties(size=size),
+                                                             ismath=False)
+    return width / 72
+
+
+def _wrap(text: str, length: float, size: float = _LABEL_SIZE) -> str:
+    """``text`` broken at spaces into lines of at most ``length`` inches (a longer word keeps a
+    line of its own)."""
+    lines = []
+    for word in text.split(" "):
+        if lines and _text_width(f"{lines[-1]} {word}", size) <= length:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
+def _label_colorbar(cax, label: str) -> None:
+    """Small tick labels on the vertical colour bar ``cax``, and ``label`` wrapped to its height."""
+    fig = cax.figure
+    length = cax.get_position().height * fig.get_size_inches()[1]
+    cax.tick_params(labelsize=_TICK_SIZE)
+    cax.set_ylabel(_wrap(label, length), fontsize=_LABEL_SIZE, labelpad=6)
+
+
+def _colorbar_in_corner(grid, label: str) -> None:
+    """Fit the colour bar of the seaborn ClusterGrid ``grid`` into its empty top-left corner.
+
+    The corner lies left of the column dendrogram and above the heat map; the bar stands at its
+    right with the tick labels to the right of the bar and the label to its left, so the two
+    never meet and neither reaches the dendrograms.
+    """
+    fig = grid.figure
+    width, height = fig.get_size_inches()
+    col, heat = grid.ax_col_dendrogram.get_position(), grid.ax_heatmap.get_position()
+    right = col.x0 - _TICK_ROOM / width
+    left = right - 0.12 / width
+    bottom, top = heat.y1 + 0.12 / height, col.y1 - 0.06 / height
+    grid.ax_cbar.set_position([left, bottom, right - left, top - bottom])
+    grid.ax_cbar.yaxis.set_label_position("left")
+    _label_colorbar(grid.ax_cbar, label)
+
+
+def tissue_clustermap(expression: pd.DataFrame, method: str = "spearman"):
+    """Clustered tissue × tissue correlation of log-expression across genes.
+
+    Returns:
+        ``fig, ax`` (the heatmap axes of the seaborn ClusterGrid).
+    """
+    import seaborn as sns
+
+    tissues = tissue_columns(expression)
+    corr = expression[tissues].corr(method=method)
+    grid = sns.clustermap(corr, cmap="rocket_r", vmin=min(0.0, float(corr.min().min())), vmax=1,
+                          annot=len(tissues) <= 12, fmt=".2f", annot_kws={"size": 7},
+                          figsize=(7, 7))
+    _colorbar_in_corner(grid, f"{method} correlation")
+    return grid.figure, grid.ax_heatmap
+
+
+def gene_heatmap(expression: pd.DataFrame, n_genes: int = 300, seed: int = 0):
+    """Heatmap of a random sample of genes × tissues, genes and tissues clustered.
+
+    Args:
+        expression: ``gene_id`` + one column per tissue.
+        n_genes: genes drawn (all if fewer).
+        seed: seed of the draw.
+
+    Returns:
+        ``fig, ax`` (the heatmap axes).
+    """
+    import seaborn as sns
+
+    tissues = tissue_columns(expression)
+    sample = expression.sample(n=min(n_genes, len(expression)), random_state=seed)
+    grid = sns.clustermap(sample.set_index("gene_id")[tissues], cmap="viridis", yticklabels=False,
+                          figsize=(7, 8), dendrogram_ratio=(0.15, 0.15))
+    _colorbar_in_corner(grid, "log-expression")
+    grid.ax_heatmap.set_ylabel(f"{len(sample)} random genes")
+    return grid.figure, grid.ax_heatmap
+
+
+def driver_effects(card: dict[str, Any]):
+    """Heatmap of each driver motif's effect on log-expression in each tissue.
+
+    Returns:
+        ``fig, ax``; a note when the card has no drivers (measured data).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    drivers = card.get("drivers") or []
+    if not drivers:
+        return placeholder("No driver motifs: these targets are measured.")
+    effects = pd.DataFrame({f"{d['name']} ({d['matrix_id']})": d["effects"] for d in drivers}).T
+    # at least 2.6 in tall, so that a colour bar of one or two drivers still holds its label
+    fig, ax = plt.subplots(figsize=(0.55 * effects.shape[1] + 3,
+                                    max(0.35 * len(effects) + 1.5, 2.6)))
+    lim = float(np.abs(effects.to_numpy()).max()) or 1.0
+    sns.heatmap(effects, cmap="vlag", center=0, vmin=-lim, vmax=lim, annot=True, fmt=".1f",
+                annot_kws={"size": 7}, ax=ax)
+    ax.set(xlabel="", ylabel="")
+    fig.tight_layout()  # first for the bar's final height, then again for the label's width
+    _label_colorbar(ax.collections[0].colorbar.ax, "effect (log-expression)")
+    fig.tight_layout()
+    return fig, ax

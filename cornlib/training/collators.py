@@ -1,0 +1,138 @@
+"""Examples and batches: arrays of inputs and labels, token ids for masked-LM training, and
+the masking collator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cornlib.training.trainer import derive_seed
+
+
+class ArrayDataset:
+    """Map-style dataset of fixed-width inputs (n, L) and float labels (n, T) for the Trainer."""
+
+    def __init__(self, inputs: np.ndarray, labels: np.ndarray):
+        if len(inputs) != len(labels):
+            raise ValueError(f"{len(inputs)} inputs but {len(labels)} label rows")
+        self.inputs, self.labels = inputs, np.asarray(labels, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        import torch
+
+        return {"input_ids": torch.from_numpy(np.asarray(self.inputs[i], dtype=np.int64)),
+                "labels": torch.from_numpy(self.labels[i])}
+
+
+class MaskedLMDataset:
+    """Tokenized examples for masked-LM training, each masked afresh (but reproducibly) per epoch.
+
+    Item ``i`` is ``{"input_ids": [...], "mask_seed": derive_seed(seed, epoch, i)}``; the
+    ``Trainer`` (through accelerate) calls :meth:`set_epoch` at each epoch, and
+    :class:`MaskingCollator` draws the masks from ``mask_seed``. So the masks depend only on
+    ``(seed, epoch, example)``, not on how many batches ran before: a run resumed from a checkpoint
+    masks every batch exactly as the uninterrupted run does.
+
+    Args:
+        input_ids: one list of token ids per example (specials included).
+        seed: the run's seed.
+    """
+
+    def __init__(self, input_ids: list[list[int]], seed: int = 0):
+        self.input_ids = input_ids
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the masks of epoch ``epoch`` from now on."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {"input_ids": self.input_ids[i], "mask_seed": derive_seed(self.seed, self.epoch, i)}
+
+    @property
+    def lengths(self) -> list[int]:
+        """Tokens per example (for length grouping)."""
+        return [len(x) for x in self.input_ids]
+
+
+class MaskingCollator:
+    """Batch tokenized examples for the masked LM, padding each batch only to its longest example.
+
+    Three kinds of example (dicts with ``input_ids``, a list of ints):
+
+    * with ``mask_seed`` (from :class:`MaskedLMDataset`): masked by
+      ``DataCollatorForLanguageModeling``'s rule (``mlm_probability`` of the non-special tokens;
+      of those ``mask_replace_prob`` (80 %) become ``<mask>``, ``random_replace_prob`` (10 %) a
+      random token, the rest stay), drawing from a generator seeded with ``mask_seed``, so masks
+      are reproducible and resumable;
+    * with ``labels`` (a fixed held-out masking, :func:`cornlib.training.pretrain.mask_fixed`): only padded,
+      labels with ``-100``;
+    * with neither: masked with torch's global RNG (the plain Hugging Face behaviour).
+
+    A batch is padded to its longest example rounded up to ``pad_to_multiple_of``.
+    Returns ``input_ids``, ``attention_mask``, ``labels``, each ``(B, L)``.
+    """
+
+    def __init__(self, tokenizer, mlm_probability: float = 0.15,
+                 pad_to_multiple_of: int | None = 8, mask_replace_prob: float = 0.8,
+                 random_replace_prob: float = 0.1):
+        from transformers import DataCollatorForLanguageModeling, DataCollatorForTokenClassification
+
+        if not 0.0 < mlm_probability < 1.0:
+            raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
+        if tokenizer.mask_token is None or tokenizer.pad_token is None:
+            raise ValueError("masked-LM batches need a tokenizer with <mask> and <pad> tokens")
+        # examples are already token ids, so padding them with tokenizer.pad is the right call
+        tokenizer.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
+        self.tokenizer = tokenizer
+        self.mlm_probability = mlm_probability
+        self.masking = DataCollatorForLanguageModeling(
+            tokenizer, mlm_probability=mlm_probability, pad_to_multiple_of=pad_to_multiple_of,
+            mask_replace_prob=mask_replace_prob, random_replace_prob=random_replace_prob)
+        self.padding = DataCollatorForTokenClassification(
+            tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        if "labels" in examples[0]:
+            return dict(self.padding([{k: ex[k] for k in ("input_ids", "labels")}
+                                      for ex in examples]))
+        if "mask_seed" not in examples[0]:
+            return dict(self.masking([{"input_ids": ex["input_ids"]} for ex in examples]))
+        return dict(self.padding([self._mask(ex["input_ids"], ex["mask_seed"])
+                                  for ex in examples]))
+
+    def _mask(self, input_ids: list[int], seed: int) -> dict[str, list[int]]:
+        """Mask one example with a generator seeded by ``seed``."""
+        import torch
+
+        self.masking.generator = torch.Generator().manual_seed(seed)
+        try:
+            inputs, labels = self.masking.torch_mask_tokens(torch.tensor([input_ids]))  # 1, L
+        finally:
+            self.masking.generator = None
+        return {"input_ids": inputs[0].tolist(), "labels": labels[0].tolist()}
+
+
+def padded_collator(tokenizer, max_length: int, mlm_probability: float = 0.15):
+    """The naive reference for the benchmark: every batch padded to ``max_length``."""
+    from transformers import DataCollatorForLanguageModeling
+
+    tokenizer.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
+
+    class PadToMaxLength(DataCollatorForLanguageModeling):
+        def torch_call(self, examples):
+            batch = self.tokenizer.pad([{"input_ids": ex["input_ids"]} for ex in examples],
+                                       padding="max_length", max_length=max_length,
+                                       return_tensors="pt")
+            batch["input_ids"], batch["labels"] = self.torch_mask_tokens(batch["input_ids"])
+            return batch
+
+    return PadToMaxLength(tokenizer, mlm_probability=mlm_probability)
