@@ -14,7 +14,8 @@ from pathlib import Path
 ARTIFACTS: dict[str, str] = {
     "targets/expression.parquet": "eda",
     "targets/card.json": "eda",
-    "targets/truth.parquet": "eda",
+    "targets/truth_sites.parquet": "eda",
+    "targets/signal.parquet": "eda",
     "targets/proxy.parquet": "eda",
     "promoters.parquet": "promoters",
     "promoters.fa": "promoters",
@@ -27,6 +28,9 @@ ARTIFACTS: dict[str, str] = {
     "tokenizer_report.json": "tokenizer",
     "pretrain/model": "pretrain",
     "pretrain/metrics.json": "pretrain",
+    "finetune/pretrain/model": "finetune",
+    "finetune/pretrained/model": "finetune",
+    "finetune/runs.parquet": "finetune",
 }
 
 

@@ -6,7 +6,8 @@ expression tissues together (multi-output), and the real proxy alone (its genes 
 *A. thaliana* subset). Each ``fit_*`` returns a :class:`BaselineFit` whose ``predictions`` are a
 long table (``model, gene_id, species, target, y_true, y_pred``) for
 :func:`cornlib.evaluate.metrics.evaluate_predictions`. ``sequences=`` replaces the promoters (aligned
-with ``data.table``), e.g. by dinucleotide shuffles for the composition-only control.
+with ``data.table``), e.g. by dinucleotide shuffles for the composition-only control. The
+oracle (:func:`fit_oracle`) reads the simulation's true sites instead of the sequence.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from cornlib import CornlibWarning, features, sequence
 from cornlib.dataset import ModellingData
 from cornlib.evaluate import metrics
 
+#: Columns of :attr:`BaselineFit.predictions`.
 PREDICTION_COLUMNS = ("model", "gene_id", "species", "target", "y_true", "y_pred")
+#: Columns of :attr:`BaselineFit.tuning`.
 TUNING_COLUMNS = ("model", "group", "setting", "valid_r2", "chosen")
 
 
@@ -108,7 +111,7 @@ def _long(model: str, data: ModellingData, rows: np.ndarray, targets: Sequence[s
 
 def fit_sklearn(data: ModellingData, model: str, X, make: Callable[[Any], Any],
                 grid: Sequence[Any], *, featurize: Callable | None = None,
-                threads: int | None = None) -> BaselineFit:
+                threads: int | None = None, only: Sequence[str] | None = None) -> BaselineFit:
     """Fit ``make(setting)`` for every setting of ``grid`` on train, keep the best on valid.
 
     Args:
@@ -120,6 +123,7 @@ def fit_sklearn(data: ModellingData, model: str, X, make: Callable[[Any], Any],
         featurize: sequences → ``X``; when given, each kept estimator is returned as a pipeline
             ``featurize → estimator`` that predicts from sequences.
         threads: BLAS/OpenMP thread limit while fitting (see :func:`limit_threads`).
+        only: fit only these target groups of :func:`target_groups` (default: all).
 
     Returns:
         A :class:`BaselineFit`; test is predicted once per group, by the chosen setting.
@@ -130,7 +134,13 @@ def fit_sklearn(data: ModellingData, model: str, X, make: Callable[[Any], Any],
     if len(grid) == 0:
         raise ValueError(f"{model}: the grid of settings is empty")
     preds, tuning, estimators = [], [], {}
-    for group, targets in target_groups(data).items():
+    groups = target_groups(data)
+    unknown = sorted(set(only or []) - set(groups))
+    if unknown:
+        raise ValueError(f"{model}: unknown target groups {unknown}; known: {sorted(groups)}")
+    for group, targets in groups.items():
+        if only is not None and group not in only:
+            continue
         tr, va, te = (_rows(data, s, targets) for s in ("train", "valid", "test"))
         y_tr = data.table[targets].to_numpy(float)[tr]
         y_va = data.table[targets].to_numpy(float)[va]
@@ -186,6 +196,39 @@ def fit_kmer_ridge(data: ModellingData, alphas: Sequence[float], *, k_max: int =
     featurize = functools.partial(features.kmer_spectrum, k_max=k_max, canonical=canonical)
     X = featurize(_sequences(data, sequences))
     return fit_sklearn(data, model, X, _ridge, list(alphas), featurize=featurize, threads=threads)
+
+
+def oracle_features(truth: pd.DataFrame, gene_ids: Sequence[str]) -> pd.DataFrame:
+    """Per-gene features from the simulation's true sites: what generated the tissues.
+
+    One column ``site:<matrix_id>`` per driver motif, the summed ``weight`` of its true sites in
+    the gene (its gated occupancy, see :func:`cornlib.data.simulate.simulate`), and
+    ``core_gate``, 1 where the gene has the core element in its window. Genes without a site get
+    0. Rows follow ``gene_ids``.
+
+    Args:
+        truth: ``targets/truth_sites.parquet`` (``gene_id, motif, role, weight``...).
+        gene_ids: the genes, e.g. ``data.table["gene_id"]``.
+    """
+    need = {"gene_id", "motif", "role", "weight"}
+    if not need <= set(truth.columns):
+        raise ValueError(f"truth lacks columns {sorted(need - set(truth.columns))}; pass the "
+                         "true-site table of the simulation (targets/truth_sites.parquet)")
+    genes = pd.Index(list(gene_ids), name="gene_id")
+    drivers = truth[truth["role"] == "driver"]
+    occupancy = drivers.pivot_table(index="gene_id", columns="motif", values="weight", aggfunc="sum")
+    occupancy = occupancy.reindex(genes).fillna(0.0).add_prefix("site:")
+    gated = genes.isin(set(truth.loc[truth["role"] == "core", "gene_id"]))
+    return occupancy.assign(core_gate=gated.astype(float)).reset_index(drop=True)
+
+
+def fit_oracle(data: ModellingData, X: pd.DataFrame, alphas: Sequence[float], *,
+               threads: int | None = None, model: str = "oracle") -> BaselineFit:
+    """Ridge on :func:`oracle_features` (the true sites), tissues only; no sequence model can
+    know more of these sites, so its score shows how much of the noise ceiling they allow."""
+    if len(X) != len(data.table):
+        raise ValueError(f"X has {len(X)} rows for {len(data.table)} table rows")
+    return fit_sklearn(data, model, X, _ridge, list(alphas), threads=threads, only=["tissues"])
 
 
 def pick_motifs(motifs: Sequence, max_motifs: int | None) -> list:
@@ -404,3 +447,56 @@ def summary(results: pd.DataFrame, metric: str = "pearson_r2", *,
     present = list(dict.fromkeys(sub["target"]))
     columns = present if targets is None else [t for t in targets if t in present]
     return table.loc[models, columns]
+
+
+def difference_summary(differences: pd.DataFrame, *, target: str = "overall",
+                       metric: str = "pearson_r2", digits: int = 3) -> pd.DataFrame:
+    """One row per reference and model: ``model − reference [ci_low, ci_high]``, the share of
+    resamples above 0 and the verdict (:func:`cornlib.evaluate.metrics.verdict`).
+
+    Args:
+        differences: :func:`cornlib.evaluate.metrics.paired_differences`.
+        target, metric: the rows to show.
+        digits: decimals of the difference.
+    """
+    sub = differences[(differences["target"] == target) & (differences["metric"] == metric)]
+    if sub.empty:
+        raise ValueError(f"no differences for target {target!r} and metric {metric!r}")
+    fmt = f"{{:+.{digits}f}}"
+    higher = metric not in ("mse", "mae")
+
+    def text(r) -> str:
+        return (f"{fmt.format(r['value'])} [{fmt.format(r['ci_low'])}, {fmt.format(r['ci_high'])}]"
+                if np.isfinite(r["value"]) else "—")
+
+    return pd.DataFrame({
+        "reference": sub["reference"].to_numpy(), "model": sub["model"].to_numpy(),
+        "difference [CI]": sub.apply(text, axis=1).to_numpy(),
+        "share > 0": sub["share_positive"].round(3).to_numpy(),
+        "verdict": [metrics.verdict(lo, hi, higher_is_better=higher)
+                    for lo, hi in zip(sub["ci_low"], sub["ci_high"])],
+    }).set_index(["reference", "model"])
+
+
+_METRIC_WORDS = {"pearson_r2": "Pearson r²", "r2": "R²", "pearson_r": "Pearson r",
+                 "spearman_rho": "Spearman ρ", "mse": "MSE", "mae": "MAE"}
+
+
+def describe(differences: pd.DataFrame, model: str, reference: str, *, target: str = "overall",
+             metric: str = "pearson_r2", digits: int = 3) -> str:
+    """A sentence from a paired difference: ``kmer_ridge beats nucleotide_ridge (Δ Pearson r² =
+    +0.120 [+0.100, +0.140])``, the verb from the interval (:func:`cornlib.evaluate.metrics.verdict`).
+    """
+    sub = differences[(differences["model"] == model) & (differences["reference"] == reference)
+                      & (differences["target"] == target) & (differences["metric"] == metric)]
+    if sub.empty:
+        raise ValueError(f"no paired difference of {model!r} against {reference!r} for "
+                         f"{target!r} / {metric!r}")
+    row = sub.iloc[0]
+    word = metrics.verdict(row["ci_low"], row["ci_high"], higher_is_better=metric not in ("mse", "mae"))
+    label = _METRIC_WORDS.get(metric, metric)
+    if not np.isfinite(row["value"]):
+        return f"{model} {word} {reference} ({label} undefined)"
+    f = f"{{:+.{digits}f}}"
+    return (f"{model} {word} {reference} (Δ {label} = {f.format(row['value'])} "
+            f"[{f.format(row['ci_low'])}, {f.format(row['ci_high'])}])")

@@ -9,7 +9,7 @@ seq_id    str    unique; the ``gene_id`` of a promoter, ``<genome>:<chrom>:<star
                  of a genome window (0-based half-open coordinates)
 species   str    species key of a promoter; genome key of a window (``alyrata``)
 source    str    ``promoter`` or ``genome_window``
-sequence  str    5'→3', normalized by :func:`cornlib.tokenize.normalize` (upper-case ``ACGTN``)
+sequence  str    5'→3', normalized by :func:`cornlib.sequence.normalize` (upper-case ``ACGTN``)
 ========  =====  ===============================================================================
 """
 
@@ -27,6 +27,7 @@ import pandas as pd
 from cornlib import CornlibWarning, artifacts, io
 from cornlib.sequence import normalize, reverse_complement
 
+#: Columns of a corpus table (described above).
 COLUMNS: tuple[str, ...] = ("seq_id", "species", "source", "sequence")
 SOURCES: tuple[str, ...] = ("promoter", "genome_window")
 #: Split labels whose promoters (and cluster mates) the corpus leaves out by default.

@@ -41,7 +41,7 @@ class ModellingData:
 
     @property
     def targets(self) -> list[str]:
-        """Every target: the tissues, then the proxy if present."""
+        """Every target (the tissues, then the proxy if present)."""
         return self.tissues + ([self.proxy] if self.proxy else [])
 
     def rows(self, split: str, targets: Sequence[str] | None = None) -> pd.DataFrame:

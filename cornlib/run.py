@@ -51,7 +51,7 @@ from cornlib.manifest import (
 )
 from cornlib.paths import REPO_ROOT
 
-# Profile keys the driver itself reads; every other key must be declared by some notebook.
+#: Profile keys the driver itself reads; every other key must be declared by some notebook.
 DRIVER_KEYS = frozenset({"profile", "run_dir"})
 
 

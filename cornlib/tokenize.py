@@ -415,6 +415,7 @@ def _covering(tokens: Sequence[str], start: int, end: int) -> str:
     return "|".join(out)
 
 
+#: The ways a motif site can lie on token boundaries, one row each of :func:`motif_alignment`.
 MEASURES: tuple[str, ...] = ("start on boundary", "end on boundary", "both edges",
                              "site inside one token")
 

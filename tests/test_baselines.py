@@ -150,3 +150,59 @@ def test_proxy_is_left_out_with_a_warning_when_a_split_lacks_it(data):
     with pytest.warns(CornlibWarning, match="proxy is left out"):
         fit = baselines.fit_mean(short)
     assert "proxy" not in set(fit.predictions["target"])
+
+
+def _truth(data):
+    """A true-site table for the fixture: one driver row per planted copy, a core row for some."""
+    rows = []
+    for gene, seq in zip(data.table["gene_id"], data.table["sequence"]):
+        k = seq.count(MOTIF)
+        rows += [{"gene_id": gene, "motif": "X1", "role": "driver", "weight": 1.0}] * k
+    genes = data.table["gene_id"].iloc[::3]
+    rows += [{"gene_id": g, "motif": "sim:TATA", "role": "core", "weight": 1.0} for g in genes]
+    return pd.DataFrame(rows)
+
+
+def test_oracle_features_sum_site_weights_per_gene_in_table_order(data):
+    X = baselines.oracle_features(_truth(data), data.table["gene_id"])
+    assert list(X.columns) == ["site:X1", "core_gate"]
+    counts = data.table["sequence"].str.count(MOTIF).to_numpy(float)
+    assert np.array_equal(X["site:X1"].to_numpy(), counts)  # 0 for genes without a site
+    assert X["core_gate"].to_numpy().tolist() == [float(i % 3 == 0) for i in range(len(X))]
+    with pytest.raises(ValueError, match="truth lacks"):
+        baselines.oracle_features(pd.DataFrame({"gene_id": []}), data.table["gene_id"])
+
+
+def test_oracle_fits_the_tissues_only_and_reaches_what_the_sites_explain(data):
+    X = baselines.oracle_features(_truth(data), data.table["gene_id"])
+    fit = baselines.fit_oracle(data, X, [0.1, 10.0])
+    assert set(fit.predictions["target"]) == {"sim_a", "sim_b"}
+    assert set(fit.tuning["group"]) == {"tissues"}
+    assert _r2(fit) > 0.8
+    with pytest.raises(ValueError, match="unknown target groups"):
+        baselines.fit_sklearn(data, "x", X, baselines._ridge, [1.0], only=["nope"])
+
+
+def test_difference_summary_states_the_verdict(data):
+    X = baselines.oracle_features(_truth(data), data.table["gene_id"])
+    preds, _ = baselines.combine([baselines.fit_mean(data), baselines.fit_oracle(data, X, [1.0])])
+    groups = data.table.set_index("gene_id")["cluster_id"]
+    diffs = metrics.paired_differences(preds, ["r2", "pearson_r2"], reference="mean",
+                                       overall_targets=["sim_a", "sim_b"], groups=groups,
+                                       n_bootstrap=100)
+    table = baselines.difference_summary(diffs, metric="r2")
+    assert table.loc[("mean", "oracle"), "verdict"] == "beats"
+    assert table.loc[("mean", "oracle"), "difference [CI]"].startswith("+")
+    assert baselines.difference_summary(diffs).loc[("mean", "oracle"), "difference [CI]"] == "—"
+
+
+def test_describe_writes_the_comparison_from_the_interval():
+    diffs = pd.DataFrame({"model": ["a", "b", "c"], "reference": "ref", "target": "overall",
+                          "metric": "pearson_r2", "value": [0.1, -0.01, np.nan],
+                          "ci_low": [0.05, -0.03, np.nan], "ci_high": [0.15, 0.02, np.nan]})
+    assert baselines.describe(diffs, "a", "ref") == \
+        "a beats ref (Δ Pearson r² = +0.100 [+0.050, +0.150])"
+    assert baselines.describe(diffs, "b", "ref").startswith("b is indistinguishable from ref")
+    assert baselines.describe(diffs, "c", "ref") == "c cannot be compared with ref (Pearson r² undefined)"
+    with pytest.raises(ValueError, match="no paired difference"):
+        baselines.describe(diffs, "a", "b")

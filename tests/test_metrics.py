@@ -149,3 +149,192 @@ def test_bias_corrected_interval_shifts_down_for_an_upward_biased_r2():
     assert bc.loc["pearson_r2", "value"] == pct.loc["pearson_r2", "value"]
     with pytest.raises(ValueError, match="ci_method"):
         metrics.evaluate(y, p, n_bootstrap=10, ci_method="bca")
+
+
+# --- cluster bootstrap, paired differences, the noise ceiling on the evaluated genes -------------
+
+def _duplicated(n_clusters=150, copies=4, seed=0):
+    """Each cluster is one gene copied ``copies`` times (near-identical promoters in one cluster)."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=n_clusters)
+    p = 0.6 * y + rng.normal(scale=0.8, size=n_clusters)
+    return np.repeat(y, copies), np.repeat(p, copies), np.repeat(np.arange(n_clusters), copies)
+
+
+def test_singleton_clusters_resample_exactly_like_genes():
+    w_genes = metrics.bootstrap_weights(80, 30, seed=4)
+    w_single = metrics.bootstrap_weights(80, 30, seed=4, groups=np.arange(80))
+    assert np.array_equal(w_genes, w_single)
+    idx = metrics.bootstrap_indices(80, 30, seed=4)
+    assert np.array_equal(w_genes, np.stack([np.bincount(r, minlength=80) for r in idx]))
+
+
+def test_cluster_resamples_take_whole_clusters():
+    groups = np.array(["a", "a", "b", "c", "c", "c", "d"])
+    w = metrics.bootstrap_weights(len(groups), 200, seed=1, groups=groups)
+    for label in set(groups):
+        member = w[:, groups == label]
+        assert (member == member[:, :1]).all()  # a cluster's genes come and go together
+    n_clusters = w[:, [0, 2, 3, 6]].sum(axis=1)  # one gene per cluster: clusters drawn
+    assert (n_clusters == 4).all()
+    idx = metrics.bootstrap_indices(len(groups), 200, seed=1, groups=groups)
+    assert [len(r) for r in idx] == w.sum(axis=1).astype(int).tolist()
+
+
+def test_weighted_ranks_equal_rankdata_of_the_expanded_resample():
+    from cornlib.evaluate import _resample
+
+    rng = np.random.default_rng(8)
+    x = np.round(rng.normal(size=50), 1)
+    groups = rng.integers(0, 20, size=50)
+    idx = metrics.bootstrap_indices(50, 10, seed=2, groups=groups)
+    w = metrics.bootstrap_weights(50, 10, seed=2, groups=groups)
+    ranks = _resample.weighted_ranks(x, w)
+    for b, rows in enumerate(idx):
+        assert np.allclose(ranks[b, rows], stats.rankdata(x[rows]))
+
+
+def test_cluster_bootstrap_is_wider_when_clusters_are_copies_of_one_gene():
+    y, p, groups = _duplicated()
+    by_gene = metrics.evaluate(y, p, n_bootstrap=400, seed=0).set_index("metric")
+    by_cluster = metrics.evaluate(y, p, n_bootstrap=400, seed=0, groups=groups).set_index("metric")
+    width = lambda r, m: r.loc[m, "ci_high"] - r.loc[m, "ci_low"]  # noqa: E731
+    for m in ("pearson_r2", "r2", "spearman_rho", "mse"):
+        assert by_cluster.loc[m, "value"] == pytest.approx(by_gene.loc[m, "value"])
+        assert width(by_cluster, m) > 1.5 * width(by_gene, m)  # about sqrt(4) = 2 times
+
+
+def test_cluster_bootstrap_agrees_with_scoring_each_expanded_resample():
+    rng = np.random.default_rng(9)
+    y = rng.normal(size=60)
+    p = y + rng.normal(size=60)
+    groups = rng.integers(0, 25, size=60)
+    res = metrics.evaluate(y, p, n_bootstrap=30, seed=5, groups=groups, ci_method="percentile")
+    idx = metrics.bootstrap_indices(60, 30, seed=5, groups=groups)
+    r2 = np.array([r2_score(y[rows], p[rows]) for rows in idx])
+    row = res.set_index("metric").loc["r2"]
+    assert row["ci_low"] == pytest.approx(np.quantile(r2, 0.025))
+    assert row["ci_high"] == pytest.approx(np.quantile(r2, 0.975))
+
+
+def _long(models: dict, y: np.ndarray, genes: list[str]) -> pd.DataFrame:
+    """Long predictions of two targets for each ``{model: (n, 2) predictions}``."""
+    rows = [pd.DataFrame({"model": m, "gene_id": genes, "target": t, "y_true": y[:, j],
+                          "y_pred": pred[:, j]})
+            for m, pred in models.items() for j, t in enumerate(("t1", "t2"))]
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.fixture
+def models():
+    rng = np.random.default_rng(12)
+    n = 120
+    y = rng.normal(size=(n, 2))
+    genes = [f"g{i:03d}" for i in range(n)]
+    good = y + rng.normal(scale=0.5, size=(n, 2))
+    preds = {"good": good, "copy": good.copy(), "bad": y + rng.normal(scale=2.0, size=(n, 2)),
+             "mean": np.zeros((n, 2))}
+    clusters = pd.Series(np.arange(n) // 3, index=genes)
+    return _long(preds, y, genes), clusters
+
+
+def test_paired_difference_of_a_model_with_itself_is_exactly_zero(models):
+    preds, clusters = models
+    d = metrics.paired_differences(preds, ["pearson_r2", "r2", "mse"], reference="good",
+                                   overall_targets=["t1", "t2"], groups=clusters, n_bootstrap=200)
+    same = d[d["model"] == "copy"]
+    assert len(same) == 9  # t1, t2, overall x 3 metrics
+    assert (same[["value", "ci_low", "ci_high", "share_positive"]] == 0).all().all()
+    assert set(d["model"]) == {"copy", "bad", "mean"}  # the reference is not compared with itself
+
+
+def test_paired_difference_sign_agrees_with_the_point_estimates(models):
+    preds, clusters = models
+    kwargs = dict(overall_targets=["t1", "t2"], groups=clusters, n_bootstrap=300, seed=3)
+    d = metrics.paired_differences(preds, ["pearson_r2", "r2"], reference="bad", **kwargs)
+    res = metrics.evaluate_predictions(preds, **kwargs).set_index(["model", "target", "metric"])
+    for row in d.itertuples():
+        expected = res.loc[(row.model, row.target, row.metric), "value"]
+        assert row.model_value == pytest.approx(expected, nan_ok=True)
+        assert row.value == pytest.approx(row.model_value - row.reference_value, nan_ok=True)
+    good = d[(d["model"] == "good") & (d["target"] == "overall")].set_index("metric")
+    assert (good["value"] > 0).all() and (good["ci_low"] > 0).all()
+    assert (good["share_positive"] > 0.99).all()
+    assert metrics.verdict(*good.loc["r2", ["ci_low", "ci_high"]]) == "beats"
+    mean = d[(d["model"] == "mean") & (d["metric"] == "pearson_r2")]
+    assert mean["value"].isna().all() and mean["share_positive"].isna().all()  # r of a constant
+    everyone = metrics.paired_differences(preds, "r2", overall_targets=["t1", "t2"], n_bootstrap=50)
+    assert len(everyone) == 4 * 3 * 3  # every ordered pair of 4 models, 3 targets
+    with pytest.raises(ValueError, match="not among the models"):
+        metrics.paired_differences(preds, reference="nope", n_bootstrap=5)
+    with pytest.raises(ValueError, match="unknown metric"):
+        metrics.paired_differences(preds, "r3", reference="bad", n_bootstrap=5)
+
+
+def test_paired_differences_need_the_same_genes(models):
+    preds, _ = models
+    short = preds[~((preds["model"] == "bad") & (preds["gene_id"] == "g000"))]
+    with pytest.raises(ValueError, match="different genes"):
+        metrics.paired_differences(short, "r2", reference="good", n_bootstrap=5)
+
+
+def test_groups_must_cover_every_gene(models):
+    preds, clusters = models
+    with pytest.raises(ValueError, match="no group"):
+        metrics.evaluate_predictions(preds, groups=clusters.iloc[1:], n_bootstrap=5)
+    with pytest.raises(ValueError, match="not a column"):
+        metrics.evaluate_predictions(preds, groups="cluster_id", n_bootstrap=5)
+
+
+def test_verdict_reads_the_interval():
+    assert metrics.verdict(0.01, 0.2) == "beats"
+    assert metrics.verdict(-0.2, -0.01) == "does worse than"
+    assert metrics.verdict(-0.1, 0.1) == "is indistinguishable from"
+    assert metrics.verdict(0.01, 0.2, higher_is_better=False) == "does worse than"
+    assert metrics.verdict(np.nan, np.nan) == "cannot be compared with"
+
+
+def test_noise_ceiling_on_a_subset_equals_r2_on_that_subset():
+    from cornlib.data.simulate import noise_ceiling as sim_ceiling
+
+    rng = np.random.default_rng(13)
+    n = 400
+    signal = rng.normal(size=(n, 2))
+    y = signal + rng.normal(scale=0.7, size=(n, 2))
+    sub = rng.random(n) < 0.3
+    res = metrics.noise_ceiling(y[sub], signal[sub], targets=["a", "b"], n_bootstrap=100)
+    v = res.set_index("target")["value"]
+    assert set(res["metric"]) == {metrics.NOISE_CEILING}
+    assert v["a"] == pytest.approx(r2_score(y[sub, 0], signal[sub, 0]))
+    assert v["overall"] == pytest.approx((v["a"] + v["b"]) / 2)
+    frame = lambda a: pd.DataFrame(a, columns=["a", "b"]).assign(gene_id=range(int(sub.sum())))  # noqa: E731
+    assert sim_ceiling(frame(y[sub]), frame(signal[sub])).to_numpy() == pytest.approx(
+        [v["a"], v["b"]])
+    assert v["a"] != pytest.approx(r2_score(y[:, 0], signal[:, 0]), abs=1e-4)  # not the all-gene one
+
+
+def test_signal_resamples_the_ceiling_with_the_scores():
+    rng = np.random.default_rng(14)
+    n = 150
+    genes = [f"g{i:03d}" for i in range(n)]
+    signal = rng.normal(size=(n, 2))
+    y = signal + rng.normal(scale=0.7, size=(n, 2))
+    preds = _long({"m": signal + rng.normal(scale=0.5, size=(n, 2))}, y, genes)
+    clusters = pd.Series(np.arange(n) // 2, index=genes)
+    sig = pd.DataFrame(signal, columns=["t1", "t2"]).assign(gene_id=genes)
+    res = metrics.evaluate_predictions(preds, overall_targets=["t1", "t2"], groups=clusters,
+                                       signal=sig, n_bootstrap=200, seed=2)
+    v = res.set_index(["target", "metric"])
+    alone = metrics.noise_ceiling(y, signal, targets=["t1", "t2"], groups=clusters.to_numpy(),
+                                  n_bootstrap=200, seed=2).set_index("target")
+    for t in ("t1", "t2", "overall"):  # same genes, clusters and seed: the same resamples
+        assert v.loc[(t, "noise_ceiling"), ["value", "ci_low", "ci_high"]].to_numpy(float) == \
+            pytest.approx(alone.loc[t, ["value", "ci_low", "ci_high"]].to_numpy(float))
+    for t in ("t1", "overall"):  # overall: the mean R² over the mean ceiling
+        assert v.loc[(t, "r2_of_ceiling"), "value"] == pytest.approx(
+            v.loc[(t, "r2"), "value"] / v.loc[(t, "noise_ceiling"), "value"])
+    with pytest.raises(ValueError, match="not both"):
+        metrics.evaluate_predictions(preds, signal=sig, ceiling={"t1": 0.5}, n_bootstrap=5)
+    with pytest.raises(ValueError, match="no value for gene"):
+        metrics.evaluate_predictions(preds, overall_targets=["t1", "t2"], signal=sig.iloc[1:],
+                                     n_bootstrap=5)

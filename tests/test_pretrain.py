@@ -174,7 +174,7 @@ def test_pretrain_saves_a_loadable_model_and_warm_starts_from_it(run_dir, tok, t
     summary = mlm.evaluate({"pretrained": res.model, "warm": warm.model}, heldout,
                                 list(held["species"]), tok, train_ids=train_ids,
                                 train_sequences=train_part["sequence"], markov_order=2)
-    assert set(summary["predictor"]) == {"pretrained", "warm", "token unigram", "Markov k=2"}
+    assert set(summary["predictor"]) == {"pretrained", "warm", "token unigram", "Markov chain (k=2)"}
     assert set(summary["species"]) == {"aarenosa", "athaliana", "all"}
     assert summary["bits_per_base"].between(0, 10).all()
     table = mlm.predictions_on(res.model, heldout[0], tok)
@@ -191,3 +191,77 @@ def test_warm_start_refuses_a_model_of_another_vocabulary(run_dir, tok, tmp_path
     with pytest.raises(ValueError, match="vocab_size"):
         pretrain.pretrain(ids, None, tok, tmp_path / "w", init_from=tmp_path / "other",
                           max_steps=1, progress=False)
+
+
+def test_heldout_split_by_cluster_keeps_cluster_mates_together(table):
+    promoters = table[table["source"] == "promoter"]
+    # pairs of promoters share a cluster, across species too
+    clusters = pd.DataFrame({"gene_id": promoters["seq_id"],
+                             "cluster_id": np.arange(len(promoters)) % 12})
+    parts = pretrain.heldout_split(table, 0.25, seed=2, clusters=clusters)
+    held = parts[parts["part"] == "heldout"]
+    train = parts[(parts["part"] == "train") & (parts["source"] == "promoter")]
+    assert not set(held["cluster"]) & set(train["cluster"])
+    assert (held.groupby("species").size() >= 3).all()
+    assert (parts.loc[parts["source"] == "genome_window", "part"] == "train").all()
+    assert parts.loc[parts["source"] == "genome_window", "cluster"].isna().all()
+    again = pretrain.heldout_split(table, 0.25, seed=2, clusters=clusters)
+    assert again["part"].equals(parts["part"])
+
+
+def _two_predictors(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    targets = pd.DataFrame({"example": np.arange(n) // 3, "species": "a", "position": 1,
+                            "true_id": 5, "bases": "AC", "base_start": 0, "base_end": 2,
+                            "visible_start": 0, "acgt": True})
+    good = pd.DataFrame({"pred_id": np.where(rng.random(n) < 0.9, 5, 6),
+                         "logp_true": np.log(0.8), "bases_correct": 2, "logp_length": np.log(0.9)})
+    bad = pd.DataFrame({"pred_id": np.where(rng.random(n) < 0.1, 5, 6),
+                        "logp_true": np.log(0.1), "bases_correct": 0, "logp_length": 0.0})
+    return targets, {"good": good, "bad": bad, "same": good.copy()}
+
+
+def test_bootstrap_intervals_and_paired_verdicts():
+    targets, scores = _two_predictors()
+    intervals, diffs = mlm.bootstrap(targets, scores, [("good", "bad"), ("good", "same")],
+                                     units=np.arange(20) // 2, n_bootstrap=200, seed=0)
+    row = intervals.set_index(["predictor", "metric"]).loc[("good", "bits_per_base")]
+    assert row["estimate"] == pytest.approx(-math.log2(0.8) / 2)
+    assert row["lo"] <= row["estimate"] <= row["hi"]
+    given = intervals.set_index(["predictor", "metric"]).loc[("good", "bits_per_base_given_length")]
+    assert given["estimate"] == pytest.approx(-math.log2(0.8 / 0.9) / 2)
+    d = diffs.set_index(["baseline", "metric"])
+    assert d.loc[("bad", "token_accuracy"), "verdict"] == "better"
+    assert d.loc[("bad", "bits_per_base"), "verdict"] == "better"  # fewer bits is better
+    assert (d.loc["same", "verdict"] == "indistinguishable").all()
+    sentence = mlm.compare_sentence(diffs, "good", "same")
+    assert sentence.startswith("The good is indistinguishable from the same in masked-token")
+    assert "beats the bad" in mlm.compare_sentence(diffs, "good", "bad")
+    with pytest.raises(ValueError, match="units"):
+        mlm.bootstrap(targets, scores, [], units=[0, 1])
+
+
+def test_length_sentence_splits_off_the_cost_of_the_token_length():
+    summary = pd.DataFrame({"predictor": ["mlm", "uni", "chain"], "species": "all",
+                            "bits_per_base": [2.2, 2.2, 1.9], "base_accuracy": [0.35, 0.35, 0.33],
+                            "bits_per_base_given_length": [1.8, 1.8, 1.9]})
+    differences = pd.DataFrame({"model": ["mlm"], "baseline": ["uni"], "metric": ["base_accuracy"],
+                                "verdict": ["indistinguishable"]})
+    text = mlm.length_sentence(summary, differences, "mlm", "uni", "chain")
+    assert "0.400 per base pay for the token's length" in text
+    assert "more than the chain (1.900)" in text and "1.800, fewer than the chain" in text
+    assert "guesses 35.0% of the letters, more than the chain (33.0%)" in text
+    assert "comes from the token statistics" in text
+
+
+def test_unigram_scores_the_length_of_the_true_token(tok, table):
+    ids = pretrain.tokenize(table["sequence"], tok, max_length=128)
+    ex = pretrain.mask_fixed(ids, tok, 0.3, seed=0)
+    targets = mlm.masked_targets(ex, table["species"], tok)
+    logp = mlm.unigram_logprobs(ids, tok)
+    sc = mlm.score_unigram(logp, targets, tok)
+    lengths = np.array([len(b) for b in mlm.token_bases(tok)])
+    t = targets.iloc[0]
+    same = lengths == len(t["bases"])
+    assert sc["logp_length"].iloc[0] == pytest.approx(np.log(np.exp(logp[same]).sum()))
+    assert (sc["logp_true"] <= sc["logp_length"] + 1e-9).all()

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cornlib.data import bedtools, embedded, genome, gff, promoter_stats, promoters
@@ -262,3 +263,81 @@ def test_real_genome_slice_matches_bedtools(tmp_path, cache):
     assert len(ref) > 500 and report["flagged"]["trimmed"] > 100
     _assert_identical(ours, ref)
     assert np.isin(["NC_003070.9"], ours["chrom"]).all()
+
+
+# --- promoter_stats: lengths, the bedtools sentence, GC landmarks, TSS evidence ---------------
+
+def test_length_summary_counts_full_length_promoters(cache):
+    table, _ = toy(cache)  # upstream 10: only TOY_IUPAC keeps all 10 bases
+    summary = promoter_stats.length_summary(table, upstream=10)
+    assert summary.loc["toy", "full_length"] == 1 and summary.loc["toy", "promoters"] == 5
+    assert summary.loc["toy", "full_share"] == pytest.approx(0.2)
+
+
+def test_bedtools_sentence_says_what_happened():
+    absent = promoter_stats.bedtools_sentence({"bedtools": "not installed"})
+    assert "not installed" in absent and "did not run" in absent
+    same = {"species": "toy", "bedtools": "bedtools v2.31.1", "promoters": 9, "identical": 9,
+            "only_cornlib": 0, "only_bedtools": 0}
+    assert "every promoter is identical" in promoter_stats.bedtools_sentence(same)
+    off = promoter_stats.bedtools_sentence({**same, "identical": 7, "only_bedtools": 2})
+    assert "7 of 9" in off and "2 only by bedtools" in off
+
+
+def test_gc_landmarks_find_the_dip():
+    pos = np.arange(-300, 0, 10)
+    gc = np.where(pos < -200, 0.3, 0.4)
+    gc[pos == -30] = 0.2
+    prof = pd.DataFrame({"species": "s", "position": pos, "gc_fraction": gc, "n_bases": 100})
+    marks = promoter_stats.gc_landmarks(prof).loc["s"]
+    assert marks["gc_far"] == pytest.approx(0.3) and marks["dip_position"] == -30
+    assert marks["gc_near"] == pytest.approx((19 * 0.4 + 0.2) / 20)
+
+
+def test_five_prime_utr_is_the_distance_from_tss_to_the_first_coding_base(tmp_path):
+    lines = ["##gff-version 3",
+             "c\tt\tgene\t101\t300\t.\t+\t.\tID=gene-G1;locus_tag=G1;gene_biotype=protein_coding",
+             "c\tt\tmRNA\t101\t300\t.\t+\t.\tID=rna-G1;Parent=gene-G1;locus_tag=G1",
+             "c\tt\tCDS\t151\t200\t.\t+\t0\tID=cds-G1;Parent=rna-G1;locus_tag=G1",
+             "c\tt\tCDS\t221\t300\t.\t+\t0\tID=cds-G1;Parent=rna-G1;locus_tag=G1",
+             "c\tt\tgene\t401\t600\t.\t-\t.\tID=gene-G2;gene_biotype=protein_coding",
+             "c\tt\tmRNA\t401\t600\t.\t-\t.\tID=rna-G2;Parent=gene-G2;Note=source:AUGUSTUS",
+             "c\tt\tCDS\t401\t600\t.\t-\t0\tID=cds-G2;Parent=rna-G2"]
+    path = tmp_path / "g.gff3"
+    path.write_text("\n".join(lines) + "\n")
+    utr = promoter_stats.five_prime_utr(path)
+    assert utr.to_dict() == {"G1": 50, "G2": 0}  # G2: TSS at the start codon (via its mRNA)
+    files = GenomeFiles("s", "s", FA, path)
+    table = pd.DataFrame({"gene_id": ["G1", "G2"], "species": "s"})
+    src = promoter_stats.tss_sources([files], table).loc["s"]
+    assert src["mrnas"] == 2 and src["mrnas_ab_initio"] == 1 and src["tss_at_start_codon"] == 1
+    groups = promoter_stats.tss_groups([files], table)
+    assert groups["G2"].startswith("s: no 5'UTR") and groups["G1"] == "s: 5'UTR annotated"
+
+
+def test_core_profile_and_peak_count_hits_per_group():
+    hits = pd.DataFrame({"gene_id": ["a"] * 5 + ["b"], "centre": [-25.0, -26, -24, -150, -250, -25]})
+    groups = pd.Series({"a": "x", "b": "y", "c": "y"})
+    prof = promoter_stats.core_profile(hits, groups, span=300, bin_size=10)
+    x = prof[prof["group"] == "x"].set_index("position")
+    assert x.loc[-30, "hits"] == 3 and x.loc[-30, "per_1000"] == 3000 and x["hits"].sum() == 5
+    peak = promoter_stats.core_peak(prof)
+    assert peak.loc["x", "peak_hits"] == 3 and peak.loc["y", "promoters"] == 2
+    assert peak.loc["x", "other_max"] == 1
+
+
+def test_report_sentences_follow_the_numbers(cache):
+    one = GenomeFiles("toy", "toy genome", FA, GFF)
+    table, report = promoters.extract_genomes([one], upstream=10, min_length=1, cache_dir=cache)
+    dropped = promoter_stats.drop_sentence(report)
+    assert dropped.startswith("In toy, 5 of 10 candidate genes are dropped (50.0%")
+    assert "2 at a chromosome end" in dropped and "4 of the 5 promoters kept are trimmed" in dropped
+    assert "candidates = kept" in promoter_stats.accounted_sentence(report)
+    text = promoter_stats.lengths_sentence(promoter_stats.length_summary(table, 10),
+                                           promoter_stats.letter_summary(table))
+    assert text.startswith("20.0% of the toy promoters keep the full window")
+    assert "1 of the 5 promoters holds unknown bases" in text
+    marks = pd.DataFrame({"gc_far": [0.3], "gc_near": [0.4], "dip_position": [-30], "dip_gc": [0.2]},
+                         index=pd.Index(["s"], name="species"))
+    assert "GC rises from 0.300" in promoter_stats.gc_sentence(marks)
+    assert "where plant TATA boxes sit" in promoter_stats.gc_sentence(marks)

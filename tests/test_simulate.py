@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from cornlib import motifs
-from cornlib.data import simulate
+from cornlib.data import simulate, stand_in
 
 CONSENSUS = ["TGACGTCA", "CACGTGGC", "GGGCCCAC", "CCGACATG", "AGATCTGC", "GTCGACGG"]
 SMALL = dict(n_tissues=4, n_drivers=4, min_information=8.0, n_tissue_groups=2, zero_fraction=0.2)
@@ -155,3 +155,52 @@ def test_bad_promoters_are_rejected(promoters, pool, change, message):
 def test_bad_parameters_are_rejected(promoters, pool, params, message):
     with pytest.raises(ValueError, match=message):
         simulate.simulate(promoters, seed=0, motifs=pool, **{**SMALL, **params})
+
+
+def test_tissue_names_are_neutral():
+    assert simulate.tissue_names(3) == ["sim_t01", "sim_t02", "sim_t03"]
+
+
+def test_gate_effect_is_the_share_the_open_gate_adds(sim, promoters):
+    species = np.where(np.arange(len(promoters)) < 200, "first", "second")
+    table = stand_in.gate_effect(sim, species)
+    gate = sim.components["gate"] == 1.0
+    assert table.loc["all", "gate_open"] == pytest.approx(gate.mean())
+    assert table.loc["first", "genes"] == 200 and set(table.index) == {"first", "second", "all"}
+    assert 0 < table.loc["all", "variance_share"] < 1
+    closed = simulate.simulate(promoters, seed=7, motifs=pool_of(sim), **{**SMALL, "core_leak": 1.0})
+    assert stand_in.gate_effect(closed)["variance_share"].iloc[0] == 0.0  # no gate, nothing added
+
+
+def pool_of(sim):
+    return [m for m in sim.drivers if m.matrix_id != simulate.CORE_ID]
+
+
+def test_site_summary_and_density(sim, promoters):
+    summary = stand_in.site_summary(sim)
+    drivers = sim.truth_sites[sim.truth_sites["role"] == "driver"]
+    assert summary["sites_per_promoter"] == pytest.approx(len(drivers) / len(promoters))
+    assert summary["mean_position_min"] <= summary["mean_position_max"] < 0
+    density = stand_in.site_density(sim.truth_sites, promoters, bin_size=50)
+    assert density["sites"].sum() == len(drivers)
+    assert density["bases"].sum() == promoters["sequence"].str.len().sum()
+    assert density["contribution"].sum() == pytest.approx(drivers["contribution"].abs().sum())
+
+
+def test_ceiling_table_and_sentence(sim):
+    table = stand_in.ceiling_table(sim)
+    assert list(table["tissue"]) == sim.card["tissues"]
+    assert (table["active_drivers"] >= 0).all() and (table["driver_variance"] >= 0).all()
+    sentence = stand_in.ceiling_sentence(table)
+    assert "Spearman" in sentence and f"{table['noise_ceiling_r2'].min():.3f}" in sentence
+    flat = table.assign(active_drivers=3)
+    assert "does not vary" in stand_in.ceiling_sentence(flat)
+
+
+def test_composition_r2_is_a_fraction(sim, promoters):
+    assert 0 <= stand_in.composition_r2(sim, promoters) < 1
+
+
+def test_card_gives_the_gate_share_per_species(sim):
+    by_species = sim.card["core_element"]["fraction_with_core_by_species"]
+    assert by_species == {"toy": pytest.approx(sim.card["core_element"]["fraction_with_core"])}

@@ -23,8 +23,11 @@ def mutate(rng, seq, fraction):
 
 
 def table(seqs, species="sp1"):
-    return pd.DataFrame({"gene_id": list(seqs), "species": species,
-                         "chrom": "chr1", "sequence": list(seqs.values())})
+    """A promoter table whose windows lie 10 kb apart (no shared DNA)."""
+    start = 10_000 * np.arange(len(seqs))
+    return pd.DataFrame({"gene_id": list(seqs), "species": species, "chrom": "chr1",
+                         "start": start, "end": start + [len(v) for v in seqs.values()],
+                         "sequence": list(seqs.values())})
 
 
 def fake_clusters(n_clusters=400, seed=0):
@@ -80,6 +83,8 @@ def test_unrelated_and_half_overlapping_promoters_stay_apart(synthetic_clusters)
 def test_cluster_table_columns_and_representative(synthetic):
     out = S.cluster(table(synthetic), refine=False, threads=1)
     assert list(out["gene_id"]) == list(synthetic)
+    assert {"promoter_cluster", "dna_group", "family_id", "linclust_id"} <= set(out.columns)
+    assert (out["family_id"] == -1).all()
     u2 = out[out["cluster_id"] == out.loc[out["gene_id"] == "u2", "cluster_id"].iat[0]]
     assert set(u2["representative"]) == {"u2"}            # the longest member
     assert (u2["cluster_size"] == 2).all()
@@ -126,6 +131,19 @@ def test_assign_keeps_clusters_whole_and_respects_fractions():
     assert (folds.groupby("cluster_id")["fold"].nunique() == 1).all()
     assert set(folds["fold"]) == {0, 1, 2, 3}
     assert (out.loc[out["split"] != "train", "fold"] == -1).all()
+
+
+def test_fractions_hold_with_large_groups():
+    """Family-sized groups (up to 80 promoters) still land within one group of each target."""
+    rng = np.random.default_rng(4)
+    sizes = np.r_[np.minimum(rng.geometric(0.4, 3000), 20), [80, 60, 60, 40]]
+    clusters = pd.DataFrame({"gene_id": [f"g{i}" for i in range(sizes.sum())], "species": "sp",
+                             "cluster_id": np.repeat(np.arange(len(sizes)), sizes)})
+    out = S.assign(clusters, None, seed=0, n_folds=5)
+    counts = out["split"].value_counts()
+    for name, f in S.DEFAULT_FRACTIONS.items():
+        assert abs(counts[name] - f * len(out)) <= 80
+    assert S.fold_sizes(out)["promoters"].std() < 80
 
 
 def test_assign_is_seeded():
@@ -222,9 +240,23 @@ def real_slice():
     return table.groupby("species", sort=False).head(250).reset_index(drop=True)
 
 
-def test_no_test_promoter_is_similar_to_a_training_promoter(real_slice):
-    clusters = S.cluster(real_slice, 0.8, 0.8)
-    split = S.assign(clusters, {"train": 0.6, "valid": 0.1, "test": 0.3}, seed=0, n_folds=2)
+@pytest.fixture(scope="module")
+def real_families(real_slice):
+    """The slice's genes, their embedded proteins, and the protein families."""
+    found = S.resolve_sources(None, ["athaliana", "aarenosa"])
+    gene_proteins, report = S.gene_proteins(S.read_proteins(found), real_slice)
+    return gene_proteins, report, S.gene_families(gene_proteins)
+
+
+def test_no_test_promoter_is_similar_to_a_training_promoter(real_slice, real_families):
+    gene_proteins, report, families = real_families
+    assert (report["genes_with_protein"] == 250).all()             # protein-coding genes
+    assert (report["gene_not_in_promoters"] > 0).all()             # counted, not dropped
+    clusters = S.cluster(real_slice, 0.8, 0.8, families=families)
+    steps = S.evidence(clusters)["groups"]
+    assert steps.is_monotonic_decreasing and steps.iloc[-1] < steps.iloc[0]
+    fractions = {"train": 0.6, "valid": 0.1, "test": 0.3}
+    split = S.assign(clusters, fractions, seed=0, n_folds=2)
     seqs = S.promoter_sequences(real_slice)
     train = seqs[split.loc[split["split"] == "train", "gene_id"]]
     test = seqs[split.loc[split["split"] == "test", "gene_id"]]
@@ -233,13 +265,18 @@ def test_no_test_promoter_is_similar_to_a_training_promoter(real_slice):
     assert leaks.empty, f"{leaks['query_id'].nunique()} test promoters leak:\n{leaks.head()}"
     contained = hits[(hits["identity"] >= 0.8) & (hits["target_cov"] >= 0.8)]
     assert contained.empty
-    report = S.audit(real_slice, split).summary
+    result = S.audit(real_slice, split, proteins=gene_proteins)
+    report = result.summary
     assert report["leaks"] == 0 and report["clusters_across_splits"] == 0
     assert report["exact_duplicates_across_splits"] == report["rc_duplicates_across_splits"] == 0
-    # the check can fail: the same slice split gene by gene leaks
-    naive = S.audit(real_slice, S.random_split(clusters, {"train": 0.6, "valid": 0.1,
-                                                          "test": 0.3}, seed=0, n_folds=2))
-    assert naive.summary["leaks"] > 0
+    counts = S.audit_table({"ours": result})["ours"]
+    assert counts.iloc[1] == 0                                       # 80/80
+    assert counts.iloc[1] <= counts.iloc[2] <= counts.iloc[3]        # looser coverage, more
+    assert counts.iloc[4] == 0 and counts.iloc[5] == 0              # shared DNA, family
+    # the checks can fail: the same slice split gene by gene leaks on every count
+    naive = S.audit(real_slice, S.random_split(clusters, fractions, seed=0, n_folds=2),
+                    proteins=gene_proteins)
+    assert (S.audit_table({"naive": naive})["naive"].iloc[1:] > 0).all()
 
 
 def test_nearest_identity_figure_handles_splits_without_covering_hits():

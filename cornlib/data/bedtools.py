@@ -66,8 +66,8 @@ def bedtools_command(fasta: str | os.PathLike, gff: str | os.PathLike, upstream:
                      workdir: str | os.PathLike) -> str:
     """FloraBERT's promoter pipeline as one shell command (bedtools + awk), for verification.
 
-    ``fasta`` must be a plain FASTA with a ``.fai`` beside it (:func:`cornlib.data.genome.
-    prepare_fasta` makes one); the output is ``bedtools getfasta -tab`` lines
+    ``fasta`` must be a plain FASTA with a ``.fai`` beside it
+    (:func:`cornlib.data.genome.prepare_fasta` makes one); the output is ``bedtools getfasta -tab`` lines
     ``GENE_ID::CHROM:START-END(STRAND)<tab>SEQUENCE``.
     """
     import shlex

@@ -179,7 +179,7 @@ def _attributes(attrs: list[str], keys: Sequence[str]) -> dict[str, list[str | N
 
 
 def read_features(path: str | os.PathLike, feature_type: str = "gene") -> pd.DataFrame:
-    """The GFF3 lines of one feature type as a validated table (see :func:`_read_features`)."""
+    """The GFF3 lines of one feature type as a validated table (see ``_read_features``)."""
     return _read_features(Path(path), feature_type)
 
 
@@ -231,7 +231,7 @@ def read_genes(path: str | os.PathLike) -> pd.DataFrame:
         missing for unstranded genes); rows in file order.
 
     Raises:
-        ValueError: for malformed lines (see :func:`_read_features`), a gene without any ID,
+        ValueError: for malformed lines (see ``_read_features``), a gene without any ID,
             or duplicate gene IDs (naming the ID and its lines).
     """
     path = Path(path)

@@ -39,12 +39,15 @@ import pandas as pd
 from cornlib import CornlibWarning
 from cornlib.data.cleaning import _unannotated, normalize_gene_id, numeric_column
 
+#: Tissue token of a NAM library name → the book's tissue name.
 NAM_TISSUES: dict[str, str] = {
     "root": "root", "shoot": "shoot", "base": "leaf_base", "middle": "leaf_middle",
     "tip": "leaf_tip", "ear": "ear", "tassel": "tassel", "anther": "anther",
     "endosperm": "endosperm", "embryo": "embryo",
 }
+#: The metadata columns of a NAM full-tpm table (every other column is a library).
 NAM_META_COLUMNS = ("PanGeneID", "Geneid", "Chr", "Start", "End", "Strand", "Length")
+#: The form of a NAM library column name, ``<line>_<stage>_<tissue>_<library>``.
 LIBRARY_PATTERN = re.compile(r"(?P<line>[^_]+)_(?P<stage>[^_]+)_(?P<tissue>[^_]+)_(?P<library>[^_.]+)")
 
 # --- reading the NAM table -----------------------------------------------------------------------

@@ -48,8 +48,6 @@ import pandas as pd
 from cornlib import CornlibWarning, artifacts, io
 from cornlib import motifs as _motifs
 
-TISSUE_NAMES = ("root", "leaf", "stem", "flower", "seed", "silique", "pollen", "shoot_apex",
-                "hypocotyl", "cotyledon")
 CORE_ID = "sim:TATA"
 TRUTH_COLUMNS = ["gene_id", "motif", "motif_name", "role", "position", "strand", "score", "weight",
                  "contribution", "peak_tissue"]
@@ -133,9 +131,12 @@ class Targets:
 
 
 def tissue_names(n_tissues: int) -> list[str]:
-    """Column names that say the tissues are simulated: ``sim_t01_root``, ``sim_t02_leaf``, ..."""
-    return [f"sim_t{i + 1:02d}_{TISSUE_NAMES[i]}" if i < len(TISSUE_NAMES) else f"sim_t{i + 1:02d}"
-            for i in range(n_tissues)]
+    """Neutral column names that say the tissues are simulated: ``sim_t01``, ``sim_t02``, ...
+
+    A simulated tissue is a random assignment of driver effects, not an organ, so it gets no
+    organ's name.
+    """
+    return [f"sim_t{i + 1:02d}" for i in range(n_tissues)]
 
 
 def core_element(consensus: str = "TATAWAWR") -> _motifs.Motif:
@@ -451,7 +452,11 @@ def simulate(promoters: pd.DataFrame, *, seed: int, motifs: Sequence[_motifs.Mot
         "core_element": {"matrix_id": CORE_ID, "consensus": cfg.core_consensus,
                          "window": list(cfg.core_window), "threshold_bits": thresholds[CORE_ID],
                          "genes_with_core": int((gate == 1.0).sum()),
-                         "fraction_with_core": float((gate == 1.0).mean())},
+                         "fraction_with_core": float((gate == 1.0).mean()),
+                         "fraction_with_core_by_species": (
+                             {str(k): float(v) for k, v in
+                              pd.Series(gate == 1.0).groupby(promoters["species"].to_numpy()).mean().items()}
+                             if "species" in promoters.columns else None)},
         "tissue_groups": dict(zip(tissues, map(int, eff["groups"]))),
         "tissue_baselines": dict(zip(tissues, map(float, baseline))),
         "zero_offsets": {t: (float(c) if np.isfinite(c) else None) for t, c in zip(tissues, obs["offset"])},
@@ -500,7 +505,7 @@ def save(targets: Targets, run_dir: str | Path) -> dict[str, Path]:
 
 
 def top_drivers(targets: Targets, n: int) -> list[_motifs.Motif]:
-    """The ``n`` drivers that move expression most (summed |contribution| of their sites), then the
+    """The ``n`` drivers that move expression most (summed ``|contribution|`` of their sites), then the
     core element; empty for measured targets."""
     if not targets.drivers:
         return []

@@ -1,23 +1,45 @@
-"""Every score the book reports (MSE, MAE, Pearson r and r², Spearman ρ, R²) with bootstrap CIs over genes."""
+"""Every score the book reports (MSE, MAE, Pearson r and r², Spearman ρ, R²) with bootstrap CIs.
+
+Intervals come from resamples of the evaluated genes, or of their homology clusters
+(``groups=``: every drawn cluster brings all its genes, so near-copies of one promoter do not
+count as independent evidence). With one ``seed`` and one set of genes every model sees the same
+resamples, so :func:`paired_differences` gives the interval of model A minus model B, and the
+noise ceiling of simulated targets (R² of the noiseless signal) is resampled together with the
+scores (``signal=``).
+"""
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-#: The metrics, in the order tables show them.
-METRICS: tuple[str, ...] = ("mse", "mae", "pearson_r", "pearson_r2", "spearman_rho", "r2")
+from cornlib.evaluate._resample import METRICS, bootstrap_indices, bootstrap_weights
+from cornlib.evaluate._resample import interval as _interval
+from cornlib.evaluate._resample import resample_ranks as _resample_ranks  # noqa: F401
+from cornlib.evaluate._resample import weighted_metrics as _weighted_metrics
+from cornlib.evaluate._tables import blocks as _blocks
+from cornlib.evaluate._tables import group_labels as _group_labels
+
+__all__ = ["METRICS", "CEILING_METRICS", "NOISE_CEILING", "RESULT_COLUMNS", "DIFFERENCE_COLUMNS",
+           "CI_METHODS", "score", "r2_columns", "mean_r2", "bootstrap_indices", "bootstrap_weights",
+           "evaluate", "evaluate_predictions", "noise_ceiling", "paired_differences", "verdict"]
 
 #: Metrics expressed as a fraction of the noise ceiling (simulated targets only).
 CEILING_METRICS: dict[str, str] = {"r2": "r2_of_ceiling", "pearson_r2": "pearson_r2_of_ceiling"}
 
+#: The noise ceiling's own metric: R² of the noiseless signal for the observed values.
+NOISE_CEILING = "noise_ceiling"
+
 #: Columns of the tidy result tables.
 RESULT_COLUMNS: tuple[str, ...] = ("target", "metric", "value", "ci_low", "ci_high")
 
-# Bootstrap replicates are scored in chunks so that a chunk holds about this many values.
-_CHUNK_VALUES = 2_000_000
+#: Columns of :func:`paired_differences` after the ``by`` columns.
+DIFFERENCE_COLUMNS: tuple[str, ...] = ("reference", "target", "metric", "value", "ci_low", "ci_high",
+                                       "share_positive", "model_value", "reference_value")
+
+CI_METHODS = ("bc", "percentile")
 
 
 def _as_2d(y: np.ndarray | pd.DataFrame | pd.Series | Sequence[float], name: str) -> np.ndarray:
@@ -63,22 +85,6 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(den > 1e-12 * np.maximum(1.0, np.abs(num)), num / den, np.nan)
     return np.clip(r, -1.0, 1.0)
-
-
-def _resample_ranks(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Average ranks of ``x[idx]`` within each resample (row of ``idx``), without sorting.
-
-    ``x`` (n,) is sorted once; each resample's ranks follow from its counts of every distinct
-    value: rank = (values below) + (copies + 1) / 2. Returns shape ``idx.shape``.
-    """
-    _, code = np.unique(x, return_inverse=True)  # n → 0..U-1 in value order
-    n_unique = int(code.max()) + 1
-    c = code.reshape(-1)[idx]  # B, n
-    offsets = n_unique * np.arange(len(idx))[:, None]
-    counts = np.bincount((c + offsets).ravel(), minlength=len(idx) * n_unique)
-    counts = counts.reshape(len(idx), n_unique).astype(float)  # B, U
-    avg = np.cumsum(counts, axis=1) - counts + (counts + 1) / 2
-    return np.take_along_axis(avg, c, axis=1)
 
 
 def _metric_rows(t: np.ndarray, p: np.ndarray, ranks: tuple[np.ndarray, np.ndarray] | None = None
@@ -138,60 +144,85 @@ def mean_r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.nanmean(r2_columns(y_true, y_pred)))
 
 
-def bootstrap_indices(n_genes: int, n_bootstrap: int, seed: int) -> np.ndarray:
-    """Gene resamples with replacement, shape (n_bootstrap, n_genes), from ``seed``."""
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, n_genes, size=(n_bootstrap, n_genes))
 
 
-def _replicates(t: np.ndarray, p: np.ndarray, idx: np.ndarray) -> dict[str, np.ndarray]:
-    """Metrics of one target on every resample in ``idx`` (n_boot, n); returns arrays (n_boot,)."""
-    n_boot, n = idx.shape
-    step = max(1, _CHUNK_VALUES // max(n, 1))
-    parts: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
-    for lo in range(0, n_boot, step):
-        sel = idx[lo:lo + step]
-        ranks = (_resample_ranks(t, sel), _resample_ranks(p, sel))
-        rows = _metric_rows(t[sel], p[sel], ranks)  # chunk, n → chunk
-        for m in METRICS:
-            parts[m].append(rows[m])
-    return {m: np.concatenate(parts[m]) if parts[m] else np.empty(0) for m in METRICS}
+def _check_options(ci: float, ci_method: str, n_bootstrap: int) -> None:
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must lie in (0, 1), got {ci}")
+    if ci_method not in CI_METHODS:
+        raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
+    if n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
 
 
-CI_METHODS = ("bc", "percentile")
+def _score(t: np.ndarray, p: np.ndarray, targets: list[str], weights: np.ndarray, *,
+           ceiling: Mapping[str, float], signal: np.ndarray | None, overall: str | None
+           ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
+    """Point estimates and replicates ``{target: {metric: ...}}`` of one block of targets."""
+    reps_all = _weighted_metrics(t, p, weights, signal=signal)
+    point: dict[str, dict[str, float]] = {}
+    reps: dict[str, dict[str, np.ndarray]] = {}
+    for j, name in enumerate(targets):
+        rows = _metric_rows(t[:, j], p[:, j])
+        point[name] = {m: float(rows[m]) for m in METRICS}
+        reps[name] = {m: reps_all[m][:, j] for m in METRICS}
+        if signal is not None:
+            c = float(r2_columns(t[:, [j]], signal[:, [j]])[0])
+            if not (np.isfinite(c) and c > 0):
+                raise ValueError(f"the noise ceiling of {name!r} on these genes is {c:.3g}, not a "
+                                 "positive R²; check that signal holds the noiseless signal")
+            point[name][NOISE_CEILING] = c
+            reps[name][NOISE_CEILING] = reps_all[NOISE_CEILING][:, j]
+            for m, frac in CEILING_METRICS.items():
+                point[name][frac] = point[name][m] / c
+                reps[name][frac] = _share(reps[name][m], reps[name][NOISE_CEILING])
+        elif name in ceiling:
+            for m, frac in CEILING_METRICS.items():
+                point[name][frac] = point[name][m] / ceiling[name]
+                reps[name][frac] = reps[name][m] / ceiling[name]
+    if overall is not None and len(targets) > 1:
+        if overall in targets:
+            raise ValueError(f"overall={overall!r} is also a target name; pick another name")
+        metrics = [m for m in point[targets[0]] if all(m in point[n] for n in targets)]
+        point[overall] = {m: float(np.mean([point[n][m] for n in targets])) for m in metrics}
+        reps[overall] = {m: np.mean([reps[n][m] for n in targets], axis=0) for m in metrics}
+        if NOISE_CEILING in metrics:  # a ratio of means: stabler than a mean of ratios
+            for m, frac in CEILING_METRICS.items():
+                point[overall][frac] = point[overall][m] / point[overall][NOISE_CEILING]
+                reps[overall][frac] = _share(reps[overall][m], reps[overall][NOISE_CEILING])
+    return point, reps
 
 
-def _interval(reps: np.ndarray, point: float, ci: float, method: str) -> tuple[float, float]:
-    """Bootstrap interval from replicates; NaN when the estimate or any replicate is undefined.
+def _share(values: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
+    """``values / ceiling`` per resample; NaN where a resample's ceiling is not positive."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ceiling > 0, values / ceiling, np.nan)
 
-    ``percentile``: the central ``ci`` quantile range of the replicates. ``bc`` (bias-corrected
-    percentile, Efron 1981): the quantiles are shifted by the share of replicates below the
-    point estimate, which matters for biased statistics such as r² on a few hundred genes.
-    """
-    if reps.size == 0 or np.isnan(reps).any() or not np.isfinite(point):
-        return float("nan"), float("nan")
-    q = np.array([(1 - ci) / 2, (1 + ci) / 2])
-    if method == "bc":
-        from scipy.stats import norm
 
-        below = (np.sum(reps < point) + 0.5 * np.sum(reps == point)) / reps.size
-        z0 = norm.ppf(np.clip(below, 1 / (reps.size + 1), reps.size / (reps.size + 1)))
-        q = norm.cdf(2 * z0 + norm.ppf(q))
-    lo, hi = np.quantile(reps, q)
-    return float(lo), float(hi)
+def _records(point: dict[str, dict[str, float]], reps: dict[str, dict[str, np.ndarray]],
+             ci: float, ci_method: str) -> list[tuple]:
+    """``(target, metric, value, ci_low, ci_high)`` rows."""
+    out = []
+    for name, values in point.items():
+        for m, value in values.items():
+            lo, hi = _interval(reps[name][m], value, ci, ci_method)
+            out.append((name, m, value, lo, hi))
+    return out
 
 
 def evaluate(y_true: np.ndarray | pd.DataFrame, y_pred: np.ndarray | pd.DataFrame, *,
              targets: Sequence[str] | None = None, n_bootstrap: int = 1000, seed: int = 0,
              ci: float = 0.95, ci_method: str = "bc", overall: str | None = "overall",
-             ceiling: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """Score every target and their average, with bootstrap CIs over genes.
+             ceiling: Mapping[str, float] | None = None, groups: Sequence[Any] | None = None,
+             signal: np.ndarray | pd.DataFrame | None = None) -> pd.DataFrame:
+    """Score every target and their average, with bootstrap CIs over genes or clusters.
 
-    Genes are resampled with replacement ``n_bootstrap`` times (the same resamples for every
-    target, from ``seed``); each metric is computed on each resample, and the interval is taken
-    from those replicates (``ci_method``: bias-corrected percentile by default, or plain
-    percentile). ``overall`` is the unweighted mean of each metric over the targets (computed
-    per resample too, so its CI is paired across targets).
+    Genes (or, with ``groups``, clusters of genes) are resampled with replacement
+    ``n_bootstrap`` times (the same resamples for every target, from ``seed``); each metric is
+    computed on each resample, and the interval is taken from those replicates (``ci_method``:
+    bias-corrected percentile by default, or plain percentile). ``overall`` is the unweighted
+    mean of each metric over the targets (computed per resample too, so its CI is paired across
+    targets).
 
     Args:
         y_true: truth, shape (n_genes, n_targets) or (n_genes,); a DataFrame gives target names.
@@ -202,8 +233,15 @@ def evaluate(y_true: np.ndarray | pd.DataFrame, y_pred: np.ndarray | pd.DataFram
         ci: coverage of the interval, in (0, 1).
         ci_method: ``bc`` (bias-corrected percentile) or ``percentile``.
         overall: name of the average-over-targets rows; ``None`` omits them.
-        ceiling: ``{target: noise-ceiling r²}``; adds ``r2_of_ceiling`` and
+        ceiling: ``{target: noise-ceiling r²}`` (fixed numbers); adds ``r2_of_ceiling`` and
             ``pearson_r2_of_ceiling`` rows (value / ceiling) for the targets it names.
+        groups: one cluster label per gene: resample clusters, not genes (see
+            :func:`bootstrap_weights`); ``None`` resamples genes.
+        signal: the noiseless signal in the layout of ``y_true`` (simulated targets): adds a
+            ``noise_ceiling`` row per target, R²(``y_true``, ``signal``) on these genes, and the
+            ``*_of_ceiling`` rows, each resample divided by its own ceiling (the interval is NaN
+            if some resample's ceiling is not positive, as on a few dozen genes); ``overall``
+            divides the mean score by the mean ceiling. Excludes ``ceiling``.
 
     Returns:
         Tidy DataFrame with columns ``target, metric, value, ci_low, ci_high``.
@@ -216,109 +254,218 @@ def evaluate(y_true: np.ndarray | pd.DataFrame, y_pred: np.ndarray | pd.DataFram
     t, p = _as_2d(y_true, "y_true"), _as_2d(y_pred, "y_pred")
     targets = list(targets) if targets is not None else [f"target_{i}" for i in range(t.shape[1])]
     _validate(t, p, targets)
-    if not 0 < ci < 1:
-        raise ValueError(f"ci must lie in (0, 1), got {ci}")
-    if ci_method not in CI_METHODS:
-        raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
-    if n_bootstrap < 0:
-        raise ValueError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
+    _check_options(ci, ci_method, n_bootstrap)
     ceiling = dict(ceiling or {})
     for name, c in ceiling.items():
         if not (np.isfinite(c) and c > 0):
             raise ValueError(f"noise ceiling of {name!r} must be a positive r², got {c}")
-    idx = bootstrap_indices(t.shape[0], n_bootstrap, seed)
-    point: dict[str, dict[str, float]] = {}
-    reps: dict[str, dict[str, np.ndarray]] = {}
-    for j, name in enumerate(targets):
-        rows = _metric_rows(t[:, j], p[:, j])
-        point[name] = {m: float(rows[m]) for m in METRICS}
-        reps[name] = _replicates(t[:, j], p[:, j], idx)
-        if name in ceiling:
-            for m, frac in CEILING_METRICS.items():
-                point[name][frac] = point[name][m] / ceiling[name]
-                reps[name][frac] = reps[name][m] / ceiling[name]
-    names = list(targets)
-    if overall is not None and len(targets) > 1:
-        if overall in targets:
-            raise ValueError(f"overall={overall!r} is also a target name; pick another name")
-        metrics = list(METRICS)
-        if ceiling and all(n in ceiling for n in targets):
-            metrics += list(CEILING_METRICS.values())
-        point[overall] = {m: float(np.mean([point[n][m] for n in targets])) for m in metrics}
-        reps[overall] = {m: np.mean([reps[n][m] for n in targets], axis=0) for m in metrics}
-        names.append(overall)
-    records = []
-    for name in names:
-        for m, value in point[name].items():
-            lo, hi = _interval(reps[name][m], value, ci, ci_method)
-            records.append((name, m, value, lo, hi))
-    return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
+    s = None
+    if signal is not None:
+        if ceiling:
+            raise ValueError("pass the noise ceiling either as fixed numbers (ceiling=) or as the "
+                             "signal it is computed from (signal=), not both")
+        s = _as_2d(signal[targets] if isinstance(signal, pd.DataFrame) else signal, "signal")
+        _validate(t, s, targets)
+    weights = bootstrap_weights(t.shape[0], n_bootstrap, seed, groups)
+    point, reps = _score(t, p, targets, weights, ceiling=ceiling, signal=s, overall=overall)
+    return pd.DataFrame.from_records(_records(point, reps, ci, ci_method),
+                                     columns=list(RESULT_COLUMNS))
+
+
+def noise_ceiling(y_true: np.ndarray | pd.DataFrame, signal: np.ndarray | pd.DataFrame, *,
+                  targets: Sequence[str] | None = None, groups: Sequence[Any] | None = None,
+                  n_bootstrap: int = 1000, seed: int = 0, ci: float = 0.95,
+                  ci_method: str = "bc", overall: str | None = "overall") -> pd.DataFrame:
+    """The noise ceiling of each target on these genes, R²(``y_true``, ``signal``), with its CI.
+
+    The best any model of the promoter can do is to predict the noiseless signal, so its R² on
+    the evaluated genes caps every model's R² there. With the genes, ``groups`` and ``seed`` of
+    :func:`evaluate` the resamples are the same as the models' (the ``noise_ceiling`` rows of
+    ``evaluate(..., signal=...)`` equal these).
+
+    Returns:
+        Tidy DataFrame ``target, metric`` (``noise_ceiling``)``, value, ci_low, ci_high``.
+    """
+    res = evaluate(y_true, signal, targets=targets, n_bootstrap=n_bootstrap, seed=seed, ci=ci,
+                   ci_method=ci_method, overall=overall, groups=groups)
+    return res[res["metric"] == "r2"].assign(metric=NOISE_CEILING).reset_index(drop=True)
+
+
+def _score_predictions(predictions: pd.DataFrame, by: Sequence[str], overall_targets, *,
+                       n_bootstrap: int, seed: int, overall: str | None,
+                       ceiling: Mapping[str, float] | None, groups, signal: pd.DataFrame | None
+                       ) -> list[tuple[tuple, tuple, dict, dict]]:
+    """``(label, genes, point, reps)`` per model and block; one weight matrix per gene set."""
+    by = list(by)
+    joint = [str(t) for t in (overall_targets or [])]
+    ceiling = dict(ceiling or {})
+    if signal is not None:
+        if ceiling:
+            raise ValueError("pass the noise ceiling either as ceiling= or as signal=, not both")
+        signal = signal if "gene_id" not in signal.columns else signal.set_index("gene_id")
+    cache: dict[tuple, np.ndarray] = {}
+    out = []
+    for key, targets, genes, t, p in _blocks(predictions, by, joint):
+        _validate(t, p, targets)
+        s = None
+        if signal is not None and all(n in signal.columns for n in targets):
+            s = signal.reindex(genes)[targets].to_numpy(float)
+            if np.isnan(s).any():
+                gene = genes[np.flatnonzero(np.isnan(s).any(axis=1))[0]]
+                raise ValueError(f"signal has no value for gene {gene!r} of targets {targets}")
+        gene_key = tuple(genes)
+        if gene_key not in cache:
+            cache[gene_key] = bootstrap_weights(len(genes), n_bootstrap, seed,
+                                                _group_labels(groups, predictions, genes))
+        point, reps = _score(t, p, targets, cache[gene_key], ceiling=ceiling, signal=s,
+                             overall=overall if len(targets) > 1 else None)
+        out.append((key, gene_key, point, reps))
+    return out
 
 
 def evaluate_predictions(predictions: pd.DataFrame, *, by: Sequence[str] = ("model",),
                          overall_targets: Iterable[str] | None = None, n_bootstrap: int = 1000,
                          seed: int = 0, ci: float = 0.95, ci_method: str = "bc",
-                         overall: str = "overall",
-                         ceiling: Mapping[str, float] | None = None) -> pd.DataFrame:
+                         overall: str = "overall", ceiling: Mapping[str, float] | None = None,
+                         groups: str | Mapping[str, Any] | pd.Series | None = None,
+                         signal: pd.DataFrame | None = None) -> pd.DataFrame:
     """Score a long table of predictions, one :func:`evaluate` per group of ``by``.
 
     Targets in ``overall_targets`` (e.g. the simulated tissues) are scored together on the genes
     they share, with an ``overall`` average; every other target (e.g. the real proxy, defined for
     a subset of genes) is scored alone. Genes are sorted by ``gene_id`` first, so with one
-    ``seed`` every model sees the same bootstrap resamples (paired comparisons).
+    ``seed`` (and ``groups``) every model scored on the same genes sees the same resamples, as
+    :func:`paired_differences` needs.
 
     Args:
         predictions: columns ``*by, gene_id, target, y_true, y_pred``; one row per gene, target
             and group.
         by: columns that name a model (or model and variant).
         overall_targets: targets averaged into ``overall``; ``None``: none.
+        groups: resample clusters instead of genes: a column of ``predictions`` or a mapping
+            (e.g. a Series) ``gene_id`` → cluster; ``None`` resamples genes.
+        signal: the noiseless signal, ``gene_id`` (column or index) + one column per target it
+            covers (e.g. ``targets/signal.parquet``); adds ``noise_ceiling`` and ``*_of_ceiling``
+            rows for those targets, resampled with the scores.
         n_bootstrap, seed, ci, ci_method, overall, ceiling: as in :func:`evaluate`.
 
     Returns:
         Tidy DataFrame ``*by, target, metric, value, ci_low, ci_high``.
 
     Raises:
-        ValueError: missing columns, duplicate rows, or a gene missing some of ``overall_targets``.
+        ValueError: missing columns, duplicate rows, or a gene missing some of ``overall_targets``,
+            a group or a signal value.
     """
+    _check_options(ci, ci_method, n_bootstrap)
     by = list(by)
-    need = [*by, "gene_id", "target", "y_true", "y_pred"]
-    missing = [c for c in need if c not in predictions.columns]
-    if missing:
-        raise ValueError(f"predictions lack columns {missing}; expected {need}")
-    dup = predictions.duplicated(subset=[*by, "gene_id", "target"])
-    if dup.any():
-        row = predictions.loc[dup].iloc[0]
-        raise ValueError(f"predictions repeat gene {row['gene_id']!r} for target {row['target']!r} "
-                         f"in group {tuple(row[c] for c in by)}; keep one row per gene and target")
-    joint = [str(t) for t in (overall_targets or [])]
+    scored = _score_predictions(predictions, by, overall_targets, n_bootstrap=n_bootstrap, seed=seed,
+                                overall=overall, ceiling=ceiling, groups=groups, signal=signal)
     out = []
-    for key, group in predictions.groupby(by, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        label = dict(zip(by, key))
-        present = list(dict.fromkeys(group["target"]))
-        together = [t for t in joint if t in present]
-        alone = [t for t in present if t not in together]
-        parts = []
-        if together:
-            sub = group[group["target"].isin(together)]
-            yt = sub.pivot(index="gene_id", columns="target", values="y_true").sort_index()
-            yp = sub.pivot(index="gene_id", columns="target", values="y_pred").sort_index()
-            yt, yp = yt[together], yp[together]
-            if yt.isna().any().any():
-                gene = yt.index[yt.isna().any(axis=1)][0]
-                raise ValueError(f"gene {gene!r} of {label} lacks some of the jointly scored targets "
-                                 f"{together}; score those targets separately")
-            parts.append(evaluate(yt, yp, targets=together, n_bootstrap=n_bootstrap, seed=seed,
-                                  ci=ci, ci_method=ci_method, overall=overall, ceiling=ceiling))
-        for name in alone:
-            sub = group[group["target"] == name].sort_values("gene_id")
-            parts.append(evaluate(sub["y_true"].to_numpy(), sub["y_pred"].to_numpy(), targets=[name],
-                                  n_bootstrap=n_bootstrap, seed=seed, ci=ci,
-                                  ci_method=ci_method, overall=None, ceiling=ceiling))
-        res = pd.concat(parts, ignore_index=True)
+    for key, _, point, reps in scored:
+        res = pd.DataFrame.from_records(_records(point, reps, ci, ci_method),
+                                        columns=list(RESULT_COLUMNS))
         for i, c in enumerate(by):
-            res.insert(i, c, label[c])
+            res.insert(i, c, key[i])
         out.append(res)
-    if not out:
-        raise ValueError("predictions is empty; nothing to score")
     return pd.concat(out, ignore_index=True)
+
+
+def paired_differences(predictions: pd.DataFrame, metric: str | Sequence[str] = "pearson_r2", *,
+                       reference: str | Sequence[str] | None = None, by: Sequence[str] = ("model",),
+                       overall_targets: Iterable[str] | None = None, n_bootstrap: int = 1000,
+                       seed: int = 0, ci: float = 0.95, ci_method: str = "bc",
+                       overall: str = "overall",
+                       groups: str | Mapping[str, Any] | pd.Series | None = None,
+                       signal: pd.DataFrame | None = None,
+                       ceiling: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Model minus reference on the same resamples, with the interval of the difference.
+
+    Every model is scored as in :func:`evaluate_predictions` (same arguments, same resamples);
+    for each reference, each other model and each target both were scored on (on the same
+    genes), the difference ``model - reference`` is taken per resample. "A beats B" needs the
+    interval of A − B above 0, not two separate intervals.
+
+    Args:
+        predictions: as in :func:`evaluate_predictions`.
+        metric: one metric or several (any row name of :func:`evaluate_predictions`).
+        reference: the model(s) subtracted (a ``by`` value, or a tuple of them when ``by`` has
+            several columns); ``None``: every model, i.e. all pairs.
+        n_bootstrap, seed, ci, ci_method, overall, groups, signal, ceiling, by, overall_targets:
+            as in :func:`evaluate_predictions`.
+
+    Returns:
+        DataFrame ``*by`` (the model), then :data:`DIFFERENCE_COLUMNS`: ``reference``,
+        ``target``, ``metric``, ``value`` (model − reference), ``ci_low``, ``ci_high``,
+        ``share_positive`` (share of resamples where the difference is > 0; for MSE and MAE a
+        positive difference means the model is worse), ``model_value`` and ``reference_value``.
+        Undefined scores (a constant prediction's correlation) give NaN.
+
+    Raises:
+        ValueError: an unknown reference or metric, or a model and a reference scored on
+            different genes for one target.
+    """
+    _check_options(ci, ci_method, n_bootstrap)
+    by = list(by)
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    scored = _score_predictions(predictions, by, overall_targets, n_bootstrap=n_bootstrap, seed=seed,
+                                overall=overall, ceiling=ceiling, groups=groups, signal=signal)
+    table: dict[tuple, dict[str, tuple]] = {}
+    for key, genes, point, reps in scored:
+        for name in point:
+            table.setdefault(key, {})[name] = (genes, point[name], reps[name])
+    labels = list(table)
+    if reference is None:
+        refs = labels
+    else:
+        single = isinstance(reference, (str, tuple))
+        refs = [r if isinstance(r, tuple) else (r,) for r in ([reference] if single else reference)]
+        unknown = [r for r in refs if r not in table]
+        if unknown:
+            raise ValueError(f"reference {unknown[0]} is not among the models "
+                             f"{[k[0] if len(k) == 1 else k for k in labels]}")
+    known = {m for entry in table.values() for _, pt, _ in entry.values() for m in pt}
+    bad = [m for m in metrics if m not in known]
+    if bad:
+        raise ValueError(f"unknown metric(s) {bad}; scored: {sorted(known)}")
+    records = []
+    for ref in refs:
+        for key in labels:
+            if key == ref:
+                continue
+            for name, (genes, pt, rp) in table[key].items():
+                if name not in table[ref]:
+                    continue
+                ref_genes, ref_pt, ref_rp = table[ref][name]
+                if genes != ref_genes:
+                    raise ValueError(f"{key} and {ref} were scored on different genes for "
+                                     f"{name!r}; paired differences need the same genes")
+                for m in metrics:
+                    if m not in pt or m not in ref_pt:
+                        continue
+                    diff = rp[m] - ref_rp[m]
+                    value = pt[m] - ref_pt[m]
+                    lo, hi = _interval(diff, value, ci, ci_method)
+                    share = (float(np.mean(diff > 0)) if diff.size and not np.isnan(diff).any()
+                             else float("nan"))
+                    records.append((*key, ref[0] if len(ref) == 1 else "/".join(map(str, ref)),
+                                    name, m, value, lo, hi, share, pt[m], ref_pt[m]))
+    return pd.DataFrame.from_records(records, columns=[*by, *DIFFERENCE_COLUMNS])
+
+
+def verdict(ci_low: float, ci_high: float, *, higher_is_better: bool = True,
+            better: str = "beats", worse: str = "does worse than",
+            tie: str = "is indistinguishable from", undefined: str = "cannot be compared with") -> str:
+    """The words for a paired difference (model − reference) from its interval.
+
+    ``better`` when the whole interval lies on the good side of 0 (above it when
+    ``higher_is_better``), ``worse`` when it lies on the bad side, ``tie`` when it holds 0, and
+    ``undefined`` when it is NaN. Used to write a comparison into the text from the numbers.
+    """
+    if not (np.isfinite(ci_low) and np.isfinite(ci_high)):
+        return undefined
+    lo, hi = (ci_low, ci_high) if higher_is_better else (-ci_high, -ci_low)
+    if lo > 0:
+        return better
+    if hi < 0:
+        return worse
+    return tie

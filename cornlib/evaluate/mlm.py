@@ -32,7 +32,7 @@ def masked_targets(examples: list[dict], species: Iterable[str], tokenizer) -> p
     """One row per masked token of fixed-masked examples, with its span along the sequence.
 
     Args:
-        examples: from :func:`mask_fixed`.
+        examples: from :func:`~cornlib.training.pretrain.mask_fixed`.
         species: the species of each example.
         tokenizer: the tokenizer of the examples.
 
@@ -91,7 +91,7 @@ def _base_table(tokenizer) -> np.ndarray:
 
 
 def _score_logprobs(logp: np.ndarray, true_ids: np.ndarray, table: np.ndarray,
-                    bases: list[str]) -> dict[str, np.ndarray]:
+                    bases: list[str], token_lengths: np.ndarray) -> dict[str, np.ndarray]:
     """Token and base scores of predictive distributions ``logp`` over the vocabulary.
 
     Args:
@@ -99,6 +99,7 @@ def _score_logprobs(logp: np.ndarray, true_ids: np.ndarray, table: np.ndarray,
         true_ids: the true token of each of the ``M`` targets.
         table: from :func:`_base_table`.
         bases: the true letters of each target.
+        token_lengths: letters of every token ``(V,)`` (0 for special tokens).
 
     A base is predicted as the most probable letter at its offset under the token distribution
     (the letters of every token long enough to reach it, weighted by its probability).
@@ -115,9 +116,20 @@ def _score_logprobs(logp: np.ndarray, true_ids: np.ndarray, table: np.ndarray,
     for i, b in enumerate(bases):
         want = np.fromiter((BASES.find(c) for c in b), np.int64, len(b))
         correct[i] = int((best[i, :len(b)] == want).sum())
+    # log P(the true token's length): the MLM must also say where the token ends, which the
+    # Markov chain is told; subtracting it scores the letters given the length
+    length_of = np.asarray(token_lengths)
+    want_len = np.fromiter((len(b) for b in bases), np.int64, m)
+    by_length = np.full((len(logp), lmax + 1), -np.inf)
+    for n in np.unique(want_len):
+        cols = length_of == n
+        if cols.any():
+            top = logp[:, cols].max(1, keepdims=True)
+            by_length[:, n] = (top + np.log(np.exp(logp[:, cols] - top).sum(1, keepdims=True)))[:, 0]
+    by_length = np.broadcast_to(by_length, (m, lmax + 1))
     logp = np.broadcast_to(logp, (m, v))
     return {"pred_id": logp.argmax(1), "logp_true": logp[np.arange(m), true_ids],
-            "bases_correct": correct}
+            "bases_correct": correct, "logp_length": by_length[np.arange(m), want_len]}
 
 
 def score_mlm(model, examples: list[dict], tokenizer, *, batch_size: int = 64) -> pd.DataFrame:
@@ -148,7 +160,8 @@ def score_mlm(model, examples: list[dict], tokenizer, *, batch_size: int = 64) -
                 logp = torch.log_softmax(model.lm_head(hidden[chosen]).float(), -1)  # M, V
             true_ids = labels[chosen].cpu().numpy()
             parts.append(pd.DataFrame(_score_logprobs(
-                logp.cpu().numpy(), true_ids, table, [bases_of[t] for t in true_ids])))
+                logp.cpu().numpy(), true_ids, table, [bases_of[t] for t in true_ids],
+                np.array([len(b) for b in bases_of]))))
     finally:
         model.train(was_training)
     return pd.concat(parts, ignore_index=True)
@@ -169,8 +182,9 @@ def unigram_logprobs(train_ids: list[list[int]], tokenizer, pseudocount: float =
 
 def score_unigram(logp: np.ndarray, targets: pd.DataFrame, tokenizer) -> pd.DataFrame:
     """Score the same masked tokens with a fixed token-frequency distribution ``logp`` (V,)."""
+    lengths = np.array([len(b) for b in token_bases(tokenizer)])
     return pd.DataFrame(_score_logprobs(np.asarray(logp)[None], targets["true_id"].to_numpy(),
-                                        _base_table(tokenizer), list(targets["bases"])))
+                                        _base_table(tokenizer), list(targets["bases"]), lengths))
 
 
 def score_markov(markov: MarkovModel, targets: pd.DataFrame, sequences: list[str]
@@ -191,7 +205,7 @@ def score_markov(markov: MarkovModel, targets: pd.DataFrame, sequences: list[str
         logp.append(lp)
         right.append(r)
     return pd.DataFrame({"pred_id": np.full(len(targets), -1), "logp_true": logp,
-                         "bases_correct": right, "token_level": False})
+                         "bases_correct": right, "logp_length": 0.0, "token_level": False})
 
 
 def summarize(targets: pd.DataFrame, scores: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -205,8 +219,10 @@ def summarize(targets: pd.DataFrame, scores: dict[str, pd.DataFrame]) -> pd.Data
     Returns:
         One row per (predictor, species) plus species ``all``: ``masked_tokens``,
         ``token_accuracy`` and ``perplexity`` (NaN for base-level predictors), ``bases``,
-        ``bits_per_base`` (−log2 P(true letters) / letters) and ``base_accuracy``, both over
-        the ACGT-only tokens.
+        ``bits_per_base`` (−log2 P(true letters) / letters), ``base_accuracy`` and
+        ``bits_per_base_given_length`` (the same bits once the token's length is known: a
+        token predictor's probability renormalized over tokens of the true length; the Markov
+        chain is always told the length), all over the ACGT-only tokens.
     """
     rows = []
     for name, sc in scores.items():
@@ -226,7 +242,10 @@ def summarize(targets: pd.DataFrame, scores: dict[str, pd.DataFrame]) -> pd.Data
                 "bits_per_base": float(-base["logp_true"].sum() / LOG2 / n_bases)
                 if n_bases else np.nan,
                 "base_accuracy": float(base["bases_correct"].sum() / n_bases)
-                if n_bases else np.nan})
+                if n_bases else np.nan,
+                "bits_per_base_given_length": float(
+                    -(base["logp_true"] - base["logp_length"]).sum() / LOG2 / n_bases)
+                if n_bases and "logp_length" in base else np.nan})
     return pd.DataFrame(rows)
 
 
@@ -273,7 +292,7 @@ def evaluate(models: dict[str, Any], heldout: list[dict], species: list[str], to
 
     Args:
         models: display name → masked LM.
-        heldout: fixed-masked held-out examples (:func:`mask_fixed`).
+        heldout: fixed-masked held-out examples (:func:`~cornlib.training.pretrain.mask_fixed`).
         species: species of each held-out example.
         tokenizer: their tokenizer.
         train_ids: training examples (for the unigram).
@@ -282,7 +301,22 @@ def evaluate(models: dict[str, Any], heldout: list[dict], species: list[str], to
         batch_size: examples per forward pass.
 
     Returns:
-        :func:`summarize` of every predictor (models first).
+        :func:`summarize` of every predictor (models first); :func:`score_heldout` gives the
+        per-token rows behind it (for :func:`bootstrap`).
+    """
+    return summarize(*score_heldout(models, heldout, species, tokenizer, train_ids=train_ids,
+                                    train_sequences=train_sequences, markov_order=markov_order,
+                                    batch_size=batch_size))
+
+
+def score_heldout(models: dict[str, Any], heldout: list[dict], species: list[str], tokenizer, *,
+                  train_ids: list[list[int]], train_sequences: Iterable[str], markov_order: int = 5,
+                  batch_size: int = 64) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The per-token rows behind :func:`evaluate` (same arguments).
+
+    Returns:
+        ``(targets, scores)``: :func:`masked_targets` and predictor name → its rows (models
+        first, then ``token unigram`` and ``Markov chain (k=<order>)``).
     """
     targets = masked_targets(heldout, species, tokenizer)
     scores = {name: score_mlm(model, heldout, tokenizer, batch_size=batch_size)
@@ -290,8 +324,163 @@ def evaluate(models: dict[str, Any], heldout: list[dict], species: list[str], to
     scores["token unigram"] = score_unigram(unigram_logprobs(train_ids, tokenizer),
                                             targets, tokenizer)
     markov = MarkovModel(markov_order).fit(train_sequences)
-    scores[f"Markov k={markov_order}"] = score_markov(markov, targets,
-                                                      sequences_of(heldout, tokenizer))
-    return summarize(targets, scores)
+    scores[f"Markov chain (k={markov_order})"] = score_markov(
+        markov, targets, sequences_of(heldout, tokenizer))
+    return targets, scores
 
 
+
+
+# --- intervals and comparisons -------------------------------------------------------------------
+
+#: metric → (words, higher is better, format of a value).
+METRIC_INFO = {"token_accuracy": ("masked-token accuracy", True, ".4f"),
+               "perplexity": ("perplexity", False, ",.1f"),
+               "bits_per_base": ("bits per base", False, ".3f"),
+               "base_accuracy": ("base accuracy", True, ".4f"),
+               "bits_per_base_given_length": ("bits per base given the token length", False, ".3f")}
+
+
+def _unit_sums(targets: pd.DataFrame, sc: pd.DataFrame, units: np.ndarray,
+               n_units: int) -> np.ndarray:
+    """Per resampling unit: tokens, right tokens, token nats, ACGT bases, base nats, right
+    bases, base nats given the length (columns 0-6)."""
+    df = pd.concat([targets.reset_index(drop=True), sc.reset_index(drop=True)], axis=1)
+    u = units[df["example"].to_numpy()]
+    acgt = df["acgt"].to_numpy(bool)
+    letters = df["bases"].str.len().to_numpy(float)
+    logp = df["logp_true"].to_numpy(float)
+    given = logp - (df["logp_length"].to_numpy(float) if "logp_length" in df else np.nan)
+    cols = [np.ones(len(df)), (df["pred_id"] == df["true_id"]).to_numpy(float), -logp,
+            np.where(acgt, letters, 0.0), np.where(acgt, -logp, 0.0),
+            np.where(acgt, df["bases_correct"].to_numpy(float), 0.0), np.where(acgt, -given, 0.0)]
+    return np.stack([np.bincount(u, weights=c, minlength=n_units) for c in cols], axis=1)
+
+
+def _metrics_of(sums: np.ndarray, token_level: bool) -> dict[str, np.ndarray]:
+    """The metrics of ``METRIC_INFO`` from summed columns (``(..., 7)``)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {"bits_per_base": sums[..., 4] / LOG2 / sums[..., 3],
+               "base_accuracy": sums[..., 5] / sums[..., 3],
+               "bits_per_base_given_length": sums[..., 6] / LOG2 / sums[..., 3]}
+        if token_level:
+            out = {"token_accuracy": sums[..., 1] / sums[..., 0],
+                   "perplexity": np.exp(sums[..., 2] / sums[..., 0]), **out}
+    return out
+
+
+def bootstrap(targets: pd.DataFrame, scores: dict[str, pd.DataFrame],
+              pairs: Iterable[tuple[str, str]], *, units: Iterable | None = None,
+              n_bootstrap: int = 1000, seed: int = 0, ci: float = 0.95
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bootstrap intervals of every predictor's held-out scores, and paired differences.
+
+    Resampling units (``units``: one label per held-out example, e.g. its sequence cluster; by
+    default each example) are drawn with replacement ``n_bootstrap`` times, the same draws for
+    every predictor, so a difference's interval is paired: it counts only the variation that
+    the two predictors do not share. Intervals are percentile intervals.
+
+    Args:
+        targets, scores: from :func:`score_heldout`.
+        pairs: ``(model, baseline)`` names to compare.
+        units: resampling unit of each example.
+        n_bootstrap, seed, ci: resamples, their seed and the interval's coverage.
+
+    Returns:
+        ``(intervals, differences)``. ``intervals``: ``predictor, metric, estimate, lo, hi``.
+        ``differences``: ``model, baseline, metric, difference`` (model − baseline), ``lo``,
+        ``hi`` and ``verdict`` (``better``: the interval lies on the better side of 0;
+        ``worse``: on the worse side; else ``indistinguishable``), for the metrics both have.
+    """
+    n_examples = int(targets["example"].max()) + 1 if len(targets) else 0
+    labels = np.arange(n_examples) if units is None else np.asarray(list(units))
+    if len(labels) != n_examples:
+        raise ValueError(f"units has {len(labels)} labels for {n_examples} held-out examples")
+    codes, uniq = pd.factorize(labels)
+    n_units = len(uniq)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_units, size=(n_bootstrap, n_units))
+    weights = np.zeros((n_bootstrap, n_units))
+    np.add.at(weights, (np.repeat(np.arange(n_bootstrap), n_units), draws.ravel()), 1.0)
+    q = [(1 - ci) / 2, (1 + ci) / 2]
+    point, reps = {}, {}
+    for name, sc in scores.items():
+        token_level = bool(sc.get("token_level", pd.Series([True])).all())
+        sums = _unit_sums(targets, sc, codes, n_units)
+        point[name] = _metrics_of(sums.sum(axis=0), token_level)
+        reps[name] = _metrics_of(weights @ sums, token_level)
+    intervals = [{"predictor": name, "metric": m, "estimate": float(v),
+                  **dict(zip(("lo", "hi"), np.nanquantile(reps[name][m], q).tolist()))}
+                 for name in scores for m, v in point[name].items()]
+    diffs = []
+    for model, base in pairs:
+        for m in [m for m in point[model] if m in point[base]]:
+            d = reps[model][m] - reps[base][m]
+            lo, hi = np.nanquantile(d, q)
+            better = hi < 0 if not METRIC_INFO[m][1] else lo > 0
+            worse = lo > 0 if not METRIC_INFO[m][1] else hi < 0
+            diffs.append({"model": model, "baseline": base, "metric": m,
+                          "difference": float(point[model][m] - point[base][m]), "lo": float(lo),
+                          "hi": float(hi),
+                          "verdict": "better" if better else "worse" if worse else "indistinguishable"})
+    return pd.DataFrame(intervals), pd.DataFrame(diffs)
+
+
+def compare_sentence(differences: pd.DataFrame, model: str, baseline: str, *,
+                     ci: float = 0.95) -> str:
+    """One sentence on how ``model`` compares with ``baseline`` (rows of :func:`bootstrap`).
+
+    Each metric is said to be beaten, indistinguishable or worse by where its paired interval
+    lies; metrics with the same verdict are named together.
+    """
+    rows = differences[(differences["model"] == model) & (differences["baseline"] == baseline)]
+    if rows.empty:
+        raise ValueError(f"no comparison of {model!r} with {baseline!r} in differences")
+    verbs = {"better": "beats", "indistinguishable": "is indistinguishable from",
+             "worse": "is worse than"}
+    parts = []
+    for verdict in ("better", "indistinguishable", "worse"):
+        these = rows[rows["verdict"] == verdict]
+        if these.empty:
+            continue
+        said = [f"{METRIC_INFO[r.metric][0]} (difference {r.difference:+{METRIC_INFO[r.metric][2]}}, "
+                f"{ci:.0%} interval {r.lo:+{METRIC_INFO[r.metric][2]}} to "
+                f"{r.hi:+{METRIC_INFO[r.metric][2]}})" for r in these.itertuples()]
+        listed = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+        parts.append(f"{verbs[verdict]} the {baseline} in {listed}")
+    return f"The {model} " + "; it ".join(parts) + "."
+
+
+def length_sentence(summary: pd.DataFrame, differences: pd.DataFrame, model: str, unigram: str,
+                    markov: str) -> str:
+    """Why bits per base and base accuracy can rank a token model and a Markov chain apart.
+
+    Uses the ``all`` rows of :func:`summarize` and the ``model`` − ``unigram`` base-accuracy
+    verdict of :func:`bootstrap`: how much of the model's bits pay for the token length, and
+    whether its letter guesses owe anything to context beyond the token statistics the unigram
+    has too.
+    """
+    rows = summary[summary["species"] == "all"].set_index("predictor")
+    m, u, k = rows.loc[model], rows.loc[unigram], rows.loc[markov]
+    pick = differences[(differences["model"] == model) & (differences["baseline"] == unigram)
+                       & (differences["metric"] == "base_accuracy")]
+    verdict = pick["verdict"].iloc[0] if len(pick) else "indistinguishable"
+    bits_rank = "fewer" if m["bits_per_base"] < k["bits_per_base"] else "more"
+    acc_rank = "more" if m["base_accuracy"] > k["base_accuracy"] else "fewer"
+    given = "fewer" if m["bits_per_base_given_length"] < k["bits_per_base"] else "more"
+    context = {"indistinguishable": "so what the model's letter guesses have over the chain's comes "
+                                    "from the token statistics (which tokens exist and where BPE "
+                                    "puts their boundaries), not from context",
+               "better": "so the model's letter guesses gain from context beyond the token "
+                         "statistics",
+               "worse": "so context, as the model uses it, costs letters against the token "
+                        "statistics alone"}[verdict]
+    return (f"The {model} spends {m['bits_per_base']:.3f} bits per base, {bits_rank} than the "
+            f"{markov} ({k['bits_per_base']:.3f}), and guesses {m['base_accuracy']:.1%} of the "
+            f"letters, {acc_rank} than the chain ({k['base_accuracy']:.1%}). The {unigram}, which "
+            f"reads no context at all, guesses {u['base_accuracy']:.1%}, {context}. Of the model's "
+            f"bits, {m['bits_per_base'] - m['bits_per_base_given_length']:.3f} per base pay for the "
+            f"token's length, which the chain is told; renormalized over the tokens of the true "
+            f"length it needs {m['bits_per_base_given_length']:.3f}, {given} than the chain, but "
+            "that score also tells it that the span is one of the vocabulary's tokens of that "
+            "length, which the chain cannot know. Neither bits score is an even contest.")

@@ -2,6 +2,8 @@
 
 - :mod:`cornlib.models.cornbert`: the RoBERTa masked LM and its mean-pool regressor.
 - :mod:`cornlib.models.cnn`: the convolutional baseline on one-hot bases.
+- :mod:`cornlib.models.hybrid`: a convolutional stem feeding transformer layers, with a
+  masked-bin pretraining head and a regression head.
 - :mod:`cornlib.models.targets`: what a saved regressor records about its targets.
 - :mod:`cornlib.models.markov`: the Markov-chain baseline of masked-LM scoring.
 - :mod:`cornlib.models.predictor`: any trained model as DNA strings in, genes × tissues out.
@@ -10,7 +12,7 @@
 ``AutoModelForSequenceClassification``) ``.from_pretrained(folder)`` to load a cornlib model.
 """
 
-from cornlib.models import cnn, cornbert
+from cornlib.models import cnn, cornbert, hybrid
 from cornlib.models.cnn import PromoterCNN, PromoterCNNConfig
 from cornlib.models.cornbert import (
     ATTN_IMPLEMENTATION,
@@ -28,10 +30,17 @@ from cornlib.models.cornbert import (
     new_mlm,
     size_summary,
 )
+from cornlib.models.hybrid import (
+    CornHybridConfig,
+    CornHybridForMaskedLM,
+    CornHybridForRegression,
+    CornHybridModel,
+)
 
 __all__ = ["ATTN_IMPLEMENTATION", "MODEL_TYPE", "SHAPE_KEYS", "CornBertConfig",
            "CornBertForMaskedLM", "CornBertForRegression", "CornBertModel",
-           "CornBertPreTrainedModel", "MeanPool", "PromoterCNN", "PromoterCNNConfig",
+           "CornBertPreTrainedModel", "CornHybridConfig", "CornHybridForMaskedLM",
+           "CornHybridForRegression", "CornHybridModel", "MeanPool", "PromoterCNN", "PromoterCNNConfig",
            "check_compatible", "config_for_tokenizer", "load_mlm", "new_mlm", "register",
            "size_summary"]
 
@@ -40,6 +49,7 @@ def register() -> None:
     """Register every cornlib model with the ``Auto*`` factories (done on import; repeatable)."""
     cornbert.register()
     cnn.register()
+    hybrid.register()
 
 
 register()

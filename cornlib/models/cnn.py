@@ -62,6 +62,9 @@ class PromoterCNNConfig(PreTrainedConfig):
         target_mean, target_std: per-target training mean and standard deviation (outputs are
             ``z * std + mean``).
         target_transform: the units of the targets (``"log1p"`` for log(TPM + 1)).
+        promoter_settings: how the training promoters were cut (``upstream``, ``downstream``,
+            ``trim_neighbours``, ...; :func:`cornlib.data.promoters.extract`), so a new genome's
+            promoters can be cut the same way.
     """
 
     model_type = MODEL_TYPE
@@ -78,6 +81,7 @@ class PromoterCNNConfig(PreTrainedConfig):
     target_mean: list[float] | tuple[float, ...] | None = None
     target_std: list[float] | tuple[float, ...] | None = None
     target_transform: str | None = None
+    promoter_settings: dict | None = None
 
     def check_architecture(self) -> None:
         """Check that block lists agree, the pooled length stays positive and targets match."""

@@ -37,7 +37,9 @@ SHAPE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_h
 class CornBertConfig(RobertaConfig):
     """Every hyperparameter of cornlib's RoBERTa; the defaults are the small profile's model.
 
-    Args (beyond ``RobertaConfig``'s):
+    Arguments not listed here are ``RobertaConfig``'s.
+
+    Args:
         sparse_mlm_head: when ``labels`` are given, run the vocabulary projection only on the
             masked positions (about 15 % of tokens) and return logits of shape ``(n_masked, V)``
             instead of ``(B, L, V)``. Without labels the logits are always ``(B, L, V)``.
@@ -46,6 +48,9 @@ class CornBertConfig(RobertaConfig):
         target_mean, target_std: per-target training mean and standard deviation; the network
             predicts z-scores and returns ``z * std + mean`` (the loss is taken on z-scores).
         target_transform: the units of the targets (``"log1p"`` for log(TPM + 1)).
+        promoter_settings: how the training promoters were cut (``upstream``, ``downstream``,
+            ``trim_neighbours``, ...; :func:`cornlib.data.promoters.extract`), so a new genome's
+            promoters can be cut the same way.
     """
 
     model_type = MODEL_TYPE
@@ -72,6 +77,7 @@ class CornBertConfig(RobertaConfig):
     target_mean: list[float] | tuple[float, ...] | None = None
     target_std: list[float] | tuple[float, ...] | None = None
     target_transform: str | None = None
+    promoter_settings: dict | None = None
 
     @property
     def max_tokens(self) -> int:

@@ -113,6 +113,7 @@ class TorchPredictor(Predictor):
         self.targets = target_names(model.config)
         self.max_length = max_length
         self.units = getattr(model.config, "target_transform", None)
+        self.config = model.config
 
     def _predict(self, seqs: list[str], *, batch_size: int, device: str,
                  progress: bool | None) -> np.ndarray:
@@ -199,8 +200,9 @@ def from_model(model, tokenizer=None, *, window: str = "tss") -> TorchPredictor:
     """Wrap a loaded cornlib regressor (CNN, or transformer with its ``tokenizer``)."""
     from cornlib.models.cnn import PromoterCNN
     from cornlib.models.cornbert import CornBertForRegression
+    from cornlib.models.hybrid import CornHybridForRegression
 
-    if isinstance(model, PromoterCNN):
+    if isinstance(model, (PromoterCNN, CornHybridForRegression)):
         length = int(model.config.seq_length)
         return TorchPredictor(model, bases_encoder(length, window), max_length=length)
     if isinstance(model, CornBertForRegression):
@@ -210,7 +212,7 @@ def from_model(model, tokenizer=None, *, window: str = "tss") -> TorchPredictor:
         return TorchPredictor(model, tokens_encoder(tokenizer, length, window),
                               max_length=length)
     raise ValueError(f"{type(model).__name__} is not a cornlib expression model "
-                     "(PromoterCNN or CornBertForRegression)")
+                     "(PromoterCNN, CornHybridForRegression or CornBertForRegression)")
 
 
 def load(path: str | os.PathLike, *, window: str = "tss") -> TorchPredictor:
@@ -225,6 +227,7 @@ def load(path: str | os.PathLike, *, window: str = "tss") -> TorchPredictor:
     import cornlib.models  # noqa: F401  (registers the Auto classes)
     from cornlib.models.cnn import MODEL_TYPE as CNN_TYPE
     from cornlib.models.cornbert import MODEL_TYPE as BERT_TYPE
+    from cornlib.models.hybrid import MODEL_TYPE as HYBRID_TYPE
 
     path = Path(path)
     config_file = path / "config.json"
@@ -239,6 +242,10 @@ def load(path: str | os.PathLike, *, window: str = "tss") -> TorchPredictor:
         from cornlib.models.cnn import PromoterCNN
 
         return from_model(PromoterCNN.from_pretrained(path), window=window)
+    if kind == HYBRID_TYPE and "CornHybridForRegression" in arch:
+        from cornlib.models.hybrid import CornHybridForRegression
+
+        return from_model(CornHybridForRegression.from_pretrained(path), window=window)
     if kind == BERT_TYPE and "CornBertForRegression" in arch:
         from cornlib import tokenize
         from cornlib.models.cornbert import ATTN_IMPLEMENTATION, CornBertForRegression
@@ -246,10 +253,11 @@ def load(path: str | os.PathLike, *, window: str = "tss") -> TorchPredictor:
         model = CornBertForRegression.from_pretrained(path,
                                                       attn_implementation=ATTN_IMPLEMENTATION)
         return from_model(model, tokenize.load(path), window=window)
-    what = (f"a cornlib {', '.join(arch) or 'model'}" if kind == BERT_TYPE
+    what = (f"a cornlib {', '.join(arch) or 'model'}" if kind in (BERT_TYPE, HYBRID_TYPE)
             else f"a model of type {kind!r}")
     raise ValueError(f"{config_file} describes {what}, not an expression model: pass the folder "
-                     "of a fine-tuned transformer (CornBertForRegression) or of the CNN baseline")
+                     "of a fine-tuned transformer (CornHybridForRegression, "
+                     "CornBertForRegression) or of the CNN baseline")
 
 
 def predict(model: Predictor | str | os.PathLike, sequences: Sequence[str],

@@ -34,37 +34,43 @@ def gc_along(profile: pd.DataFrame):
     return fig, ax
 
 
-def site_positions(truth_sites: pd.DataFrame, bin_size: int = 25):
-    """Where the true sites lie relative to the TSS: summed |contribution| per bin, by role.
+def site_positions(density: pd.DataFrame):
+    """Where the true driver sites lie: their raw density (top) and their summed weight (bottom).
+
+    Args:
+        density: :func:`cornlib.data.stand_in.site_density` (``position``, ``sites_per_kb``,
+            ``contribution``).
 
     Returns:
-        ``fig, ax``; a note when there are no sites (measured data).
+        ``fig, axes``; a note when there are no sites (measured data).
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    if truth_sites.empty:
+    if density.empty or not density["sites"].sum():
         return placeholder("No known driving sites: these targets are measured.")
-    data = truth_sites.assign(size=truth_sites["contribution"].abs())
-    lo = int(np.floor(data["position"].min() / bin_size) * bin_size)
-    hi = int(np.ceil((data["position"].max() + 1) / bin_size) * bin_size)
-    fig, ax = plt.subplots(figsize=(8, 3))
-    sns.histplot(data=data, x="position", weights="size", hue="role", binwidth=bin_size,
-                 binrange=(lo, hi), element="step", ax=ax)
-    ax.set(xlabel="site position relative to the TSS (bp)", ylabel="summed |contribution|")
+    width = float(np.diff(density["position"]).min()) if len(density) > 1 else 1.0
+    fig, axes = plt.subplots(2, 1, figsize=(8, 4.5), sharex=True)
+    axes[0].bar(density["position"], density["sites_per_kb"], width=width, align="edge",
+                color="#6a8fbf")
+    axes[0].set(ylabel="sites per kb\nof promoter", title="Raw density of driver sites")
+    axes[1].bar(density["position"], density["contribution"], width=width, align="edge",
+                color="#d9a441")
+    axes[1].set(xlabel="site position relative to the TSS (bp)", ylabel="summed\n|contribution|",
+                title="Weighted by their effect in the peak tissue")
+    sns.despine(fig)
     fig.tight_layout()
-    return fig, ax
+    return fig, axes
 
 
-def core_positions(hits: pd.DataFrame, window: Sequence[int] = (-60, -15), span: int = 300,
-                   bin_size: int = 10):
-    """Histogram of core-element hit centres relative to the TSS, the gating window shaded.
+def core_positions(profile: pd.DataFrame, window: Sequence[int] = (-60, -15)):
+    """Core-element hits per 1,000 promoters by position of their centre, one line per group,
+    the simulation's gating window shaded.
 
     Args:
-        hits: :func:`cornlib.data.simulate.core_scan` (a ``centre`` column, bp).
+        profile: :func:`cornlib.data.promoter_stats.core_profile` (``group``, ``position``,
+            ``per_1000``).
         window: the core window of the simulation (bp relative to the TSS).
-        span: bp upstream of the TSS to show.
-        bin_size: histogram bin, bp.
 
     Returns:
         ``fig, ax``.
@@ -72,11 +78,13 @@ def core_positions(hits: pd.DataFrame, window: Sequence[int] = (-60, -15), span:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    fig, ax = plt.subplots(figsize=(8, 3))
-    shown = hits[(hits["centre"] >= -span) & (hits["centre"] <= 0)]
-    sns.histplot(shown["centre"], binwidth=bin_size, binrange=(-span, 0), color="#d9a441", ax=ax)
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    width = float(np.diff(np.unique(profile["position"])).min()) if profile["position"].nunique() > 1 else 1
+    data = profile.assign(centre=profile["position"] + width / 2)
+    sns.lineplot(data, x="centre", y="per_1000", hue="group", drawstyle="steps-mid", ax=ax)
     ax.axvspan(*window, color="grey", alpha=0.2, label="core window")
-    ax.set(xlabel="hit centre relative to the TSS (bp)", ylabel="hits")
-    ax.legend(loc="upper left")
+    ax.set(xlabel="hit centre relative to the TSS (bp)", ylabel="hits per 1,000 promoters")
+    ax.legend(title=None, frameon=False, loc="upper left", fontsize=8)
+    sns.despine(fig)
     fig.tight_layout()
     return fig, ax

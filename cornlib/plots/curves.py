@@ -34,3 +34,64 @@ def loss_curves(curves: pd.DataFrame | dict[str, pd.DataFrame]):
     sns.despine(fig)
     fig.tight_layout()
     return fig, axes[0]
+
+
+def finetune_curves(history: pd.DataFrame, schedule: pd.DataFrame, per_target: pd.DataFrame):
+    """Fine-tuning: train and valid loss by epoch with the unfreezing schedule drawn on them,
+    and each target's valid R² by epoch.
+
+    Args:
+        history: :attr:`cornlib.training.finetune.FinetuneResult.history` (``epoch``,
+            ``split``, ``loss``), with a ``run`` column when several runs are drawn.
+        schedule: the result's ``schedule`` (``group``, ``epoch``) of the first run.
+        per_target: the result's ``per_target`` (``epoch``, ``r2``, one column per target).
+
+    Returns:
+        ``fig, axes`` (loss, R²).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if "run" not in history:
+        history = history.assign(run="fine-tuning")
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6))
+    sns.lineplot(history, x="epoch", y="loss", hue="run", style="split",
+                 style_order=["train", "valid"], estimator=None, ax=ax)
+    top = float(history["epoch"].max() or 0)
+    for row in schedule.itertuples(index=False):
+        if 0 < row.epoch <= top:
+            ax.axvline(row.epoch, color="0.6", lw=0.8, ls=":")
+            ax.text(row.epoch, 1.0, f" {row.group}", transform=ax.get_xaxis_transform(),
+                    rotation=90, va="top", ha="left", fontsize=7, color="0.4")
+    ax.set(xlabel="epoch", ylabel="loss (z-score MSE)",
+           title="loss; dotted: a layer group unfrozen")
+    ax.legend(frameon=False, fontsize=8)
+    targets = [c for c in per_target.columns if c not in ("epoch", "r2", "run")]
+    long = per_target.melt(id_vars=["epoch"], value_vars=targets, var_name="target",
+                           value_name="valid R²")
+    sns.lineplot(long, x="epoch", y="valid R²", hue="target", ax=bx, lw=0.9, legend=False,
+                 palette="tab10")
+    bx.plot(per_target["epoch"], per_target["r2"], color="black", lw=2, label="mean")
+    bx.set(xlabel="epoch", title="valid R² per target (black: mean)")
+    bx.axhline(0, color="0.7", lw=0.6)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig, (ax, bx)
+
+
+def finetune_runs(runs: dict):
+    """Mean valid R² by epoch of several fine-tuning runs (``{name: FinetuneResult}``)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    long = pd.concat([r.per_target[["epoch", "r2"]].assign(run=name)
+                      for name, r in runs.items()], ignore_index=True)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    sns.lineplot(long, x="epoch", y="r2", hue="run", marker="o", markersize=4, ax=ax,
+                 estimator=None)
+    ax.set(xlabel="epoch", ylabel="valid R² (mean over targets)")
+    ax.axhline(0, color="0.7", lw=0.6)
+    ax.legend(frameon=False, fontsize=8)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig, ax

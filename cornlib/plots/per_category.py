@@ -1,5 +1,6 @@
-"""One number per category as bars: genes per biotype or per drop reason, the noise ceiling per
-tissue, the share of motif sites on token boundaries per measure."""
+"""One number per category as bars or points: genes per biotype or per drop reason, the noise
+ceiling per tissue, the share of motif sites on token boundaries per measure, and paired
+differences between predictors with their intervals."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def biotypes(genes: pd.DataFrame):
     """Horizontal bars: genes per biotype and species (log scale).
 
     Args:
-        genes: :func:`gene_table`.
+        genes: :func:`~cornlib.plots.tables.gene_table`.
 
     Returns:
         ``fig, ax``.
@@ -115,3 +116,40 @@ def motif_alignment(table: pd.DataFrame):
     ax.legend(title=None, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     sns.despine(fig)
     return fig, ax
+
+
+def paired_differences(differences: pd.DataFrame, labels: dict[str, str] | None = None):
+    """Model − baseline differences with their paired intervals, one panel per metric.
+
+    Args:
+        differences: :func:`cornlib.evaluate.mlm.bootstrap` (``model, baseline, metric,
+            difference, lo, hi, verdict``).
+        labels: metric → panel title (default: the metric's name).
+
+    Returns:
+        ``fig, axes``. Green: the model is better, red: worse, grey: indistinguishable.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if differences.empty:
+        return placeholder("No comparisons to draw.")
+    metrics = list(dict.fromkeys(differences["metric"]))
+    rows = list(dict.fromkeys(differences["model"] + " − " + differences["baseline"]))
+    colour = {"better": "#3a8a3a", "worse": "#b03a2e", "indistinguishable": "0.45"}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.45 * len(rows) + 1.4),
+                             sharey=True, squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        part = differences[differences["metric"] == metric]
+        y = [rows.index(f"{r.model} − {r.baseline}") for r in part.itertuples()]
+        for yi, r in zip(y, part.itertuples()):
+            ax.errorbar(r.difference, yi, xerr=[[r.difference - r.lo], [r.hi - r.difference]],
+                        fmt="o", color=colour.get(r.verdict, "k"), capsize=3, lw=1.2)
+        ax.axvline(0, color="0.3", lw=0.8, ls="--")
+        ax.set_title((labels or {}).get(metric, metric), fontsize=9)
+        ax.tick_params(labelsize=8)
+    axes[0][0].set_yticks(range(len(rows)), rows, fontsize=8)
+    axes[0][0].invert_yaxis()
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig, axes[0]

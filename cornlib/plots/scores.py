@@ -20,8 +20,11 @@ METRICS = {"token_accuracy": "masked-token accuracy",
 
 
 def _panel(ax, results: pd.DataFrame, metric: str, target: str, models: list[str],
-           detail: Sequence[str]) -> None:
-    """One model-per-row panel: the target's value with its CI, and faint dots for ``detail``."""
+           detail: Sequence[str], oracle: str | None = None) -> None:
+    """One model-per-row panel: the target's value with its CI, and faint dots for ``detail``.
+
+    The ``oracle`` row (a model of the true sites, not of sequence) is drawn as an open diamond.
+    """
     import seaborn as sns
 
     sub = results[(results["metric"] == metric) & (results["target"] == target)].set_index("model")
@@ -35,12 +38,14 @@ def _panel(ax, results: pd.DataFrame, metric: str, target: str, models: list[str
                        label="single tissue" if i == 0 else None)
     for i, m in enumerate(models):
         if m not in sub.index or not np.isfinite(sub.loc[m, "value"]):
-            ax.text(0, i, "  undefined", va="center", fontsize=8, color="0.4")
+            ax.text(0, i, "  undefined" if m in sub.index else "  not scored", va="center",
+                    fontsize=8, color="0.4")
             continue
         v, lo, hi = sub.loc[m, ["value", "ci_low", "ci_high"]].to_numpy(float)
         # a percentile interval need not contain the point estimate: clip the bar at it
         err = [[max(v - lo, 0.0)], [max(hi - v, 0.0)]] if np.isfinite(lo) else None
-        ax.errorbar(v, i, xerr=err, fmt="o", color=colors[i], capsize=3, zorder=2)
+        style = dict(fmt="D", mfc="white", color="0.2") if m == oracle else dict(fmt="o", color=colors[i])
+        ax.errorbar(v, i, xerr=err, capsize=3, zorder=2, **style)
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_yticks(y, models)
     ax.set_ylim(len(models) - 0.5, -0.5)
@@ -48,8 +53,45 @@ def _panel(ax, results: pd.DataFrame, metric: str, target: str, models: list[str
     ax.set_xlabel(_LABELS.get(metric, metric))
 
 
+def _ceiling_band(ax, results: pd.DataFrame, target: str) -> bool:
+    """Shade the noise ceiling of ``target`` on the evaluated genes (value and CI); False if none."""
+    rows = results[(results["metric"] == "noise_ceiling") & (results["target"] == target)]
+    if rows.empty:
+        return False
+    v, lo, hi = rows.iloc[0][["value", "ci_low", "ci_high"]].to_numpy(float)
+    if np.isfinite(lo):
+        ax.axvspan(lo, hi, color="firebrick", alpha=0.12, lw=0)
+    ax.axvline(v, color="firebrick", ls="--", lw=1, label="noise ceiling (test genes)")
+    return True
+
+
+def _difference_panel(ax, differences: pd.DataFrame, models: list[str], reference: str,
+                      target: str, metric: str, oracle: str | None) -> None:
+    """Model − reference with the interval of the paired difference, one row per model."""
+    sub = differences[(differences["reference"] == reference) & (differences["target"] == target)
+                      & (differences["metric"] == metric)].set_index("model")
+    for i, m in enumerate(models):
+        if m == reference:
+            ax.text(0, i, "  reference", va="center", fontsize=8, color="0.3")
+            continue
+        if m not in sub.index or not np.isfinite(sub.loc[m, "value"]):
+            ax.text(0, i, "  —", va="center", fontsize=8, color="0.4")
+            continue
+        v, lo, hi = sub.loc[m, ["value", "ci_low", "ci_high"]].to_numpy(float)
+        color = "0.2" if m == oracle else ("tab:green" if lo > 0 else "tab:red" if hi < 0 else "0.5")
+        err = [[max(v - lo, 0.0)], [max(hi - v, 0.0)]] if np.isfinite(lo) else None
+        ax.errorbar(v, i, xerr=err, fmt="D" if m == oracle else "o", capsize=3, color=color,
+                    mfc="white" if m == oracle else color)
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_ylim(len(models) - 0.5, -0.5)
+    ax.set_title(f"{target}: paired difference vs {reference}")
+    ax.set_xlabel(f"Δ {_LABELS.get(metric, metric)} (model − {reference})")
+
+
 def metric_by_model(results: pd.DataFrame, metric: str = "pearson_r2",
-                    targets: Sequence[str] = ("overall", "proxy"), detail: bool = True):
+                    targets: Sequence[str] = ("overall", "proxy"), detail: bool = True, *,
+                    differences: pd.DataFrame | None = None, reference: str | None = None,
+                    oracle: str | None = "oracle", ceiling: bool = True):
     """One panel per target: each model's test score with its bootstrap CI.
 
     Args:
@@ -57,6 +99,12 @@ def metric_by_model(results: pd.DataFrame, metric: str = "pearson_r2",
         metric: the metric to show.
         targets: the panels (targets absent from ``results`` are skipped).
         detail: in the ``overall`` panel, also dot every single target that went into it.
+        differences: :func:`cornlib.evaluate.metrics.paired_differences`; adds a last panel with
+            each model minus ``reference`` on ``targets[0]`` (green: interval above 0, red: below).
+        reference: the reference of that panel (default: the first in ``differences``).
+        oracle: the model drawn as an open diamond (the true-site oracle), if present.
+        ceiling: shade the noise ceiling on the evaluated genes (``noise_ceiling`` rows) in the
+            panels of targets that have one.
 
     Returns:
         ``fig, axes``.
@@ -68,21 +116,35 @@ def metric_by_model(results: pd.DataFrame, metric: str = "pearson_r2",
         raise ValueError(f"none of the targets {list(targets)} is in the results")
     models = list(dict.fromkeys(results["model"]))
     single = [t for t in dict.fromkeys(results["target"]) if t not in targets]
-    fig, axes = plt.subplots(1, len(present), figsize=(4.2 * len(present), 0.45 * len(models) + 1.6),
+    n_panels = len(present) + (differences is not None)
+    fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 0.45 * len(models) + 1.6),
                              sharey=True, squeeze=False)
     for ax, target in zip(axes[0], present):
-        _panel(ax, results, metric, target, models, single if detail and target == "overall" else [])
-    if detail and "overall" in present and single:
-        axes[0][present.index("overall")].legend(loc="lower right", fontsize=8, frameon=False)
+        _panel(ax, results, metric, target, models, single if detail and target == "overall" else [],
+               oracle)
+        marked = ceiling and metric in ("pearson_r2", "r2") and _ceiling_band(ax, results, target)
+        if (detail and target == "overall" and single) or marked:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8,
+                      frameon=False)
+    if differences is not None:
+        refs = list(dict.fromkeys(differences["reference"]))
+        if not refs:
+            raise ValueError("differences is empty")
+        reference = refs[0] if reference is None else reference
+        if reference not in refs:
+            raise ValueError(f"reference {reference!r} is not in differences (has {refs})")
+        _difference_panel(axes[0][-1], differences, models, reference, present[0], metric, oracle)
     fig.tight_layout()
     return fig, axes[0]
 
 
-def noise_ceiling(results: pd.DataFrame, metric: str = "r2_of_ceiling", target: str = "overall"):
+def noise_ceiling(results: pd.DataFrame, metric: str = "r2_of_ceiling", target: str = "overall",
+                  oracle: str | None = "oracle"):
     """Each model's score as a fraction of the noise ceiling (simulated targets), with its CI.
 
     A value of 1 means the model explains all the variance that the simulation's noise leaves
-    explainable; dots are single tissues.
+    explainable (on the evaluated genes, when the ceiling was resampled with the scores); dots
+    are single tissues; the ``oracle`` row is an open diamond.
 
     Returns:
         ``fig, ax``.
@@ -96,9 +158,9 @@ def noise_ceiling(results: pd.DataFrame, metric: str = "r2_of_ceiling", target: 
     models = list(dict.fromkeys(sub["model"]))
     single = [t for t in dict.fromkeys(sub["target"]) if t != target]
     fig, ax = plt.subplots(figsize=(5.5, 0.45 * len(models) + 1.6))
-    _panel(ax, sub, metric, target, models, single)
+    _panel(ax, sub, metric, target, models, single, oracle)
     ax.axvline(1, color="firebrick", ls="--", lw=1, label="noise ceiling")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
     ax.set_title(f"{target}: share of the explainable variance")
     fig.tight_layout()
     return fig, ax

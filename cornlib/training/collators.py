@@ -11,12 +11,14 @@ from cornlib.training.trainer import derive_seed
 
 
 class ArrayDataset:
-    """Map-style dataset of fixed-width inputs (n, L) and float labels (n, T) for the Trainer."""
+    """Map-style dataset of fixed-width inputs (n, L) and float labels (n, T) for the Trainer
+    (``labels=None``: inputs only, e.g. for masked pretraining)."""
 
-    def __init__(self, inputs: np.ndarray, labels: np.ndarray):
-        if len(inputs) != len(labels):
+    def __init__(self, inputs: np.ndarray, labels: np.ndarray | None = None):
+        if labels is not None and len(inputs) != len(labels):
             raise ValueError(f"{len(inputs)} inputs but {len(labels)} label rows")
-        self.inputs, self.labels = inputs, np.asarray(labels, dtype=np.float32)
+        self.inputs = inputs
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.float32)
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -24,8 +26,10 @@ class ArrayDataset:
     def __getitem__(self, i: int) -> dict[str, Any]:
         import torch
 
-        return {"input_ids": torch.from_numpy(np.asarray(self.inputs[i], dtype=np.int64)),
-                "labels": torch.from_numpy(self.labels[i])}
+        item = {"input_ids": torch.from_numpy(np.asarray(self.inputs[i], dtype=np.int64))}
+        if self.labels is not None:
+            item["labels"] = torch.from_numpy(self.labels[i])
+        return item
 
 
 class MaskedLMDataset:

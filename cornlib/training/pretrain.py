@@ -50,33 +50,64 @@ def load_inputs(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, Any]:
     return corpus, tokenizer
 
 
-def heldout_split(corpus: pd.DataFrame, fraction: float = 0.05, *, seed: int = 0) -> pd.DataFrame:
-    """Hold out a random ``fraction`` of each species' promoters for evaluation.
+def heldout_split(corpus: pd.DataFrame, fraction: float = 0.05, *, seed: int = 0,
+                  clusters: pd.DataFrame | pd.Series | None = None) -> pd.DataFrame:
+    """Hold out a share ``fraction`` of each species' promoters for evaluation, by cluster.
 
-    Genome windows (``source != "promoter"``) always stay in training. Species with at least two
-    promoters contribute at least one held-out promoter, so every species gets a score.
+    With ``clusters`` (``split.parquet``, or a Series ``gene_id`` → ``cluster_id``), whole
+    sequence clusters are held out, so that no held-out promoter has a cluster mate in training:
+    clusters are drawn in a seeded random order and every promoter of a drawn cluster is held
+    out, until each species reaches its share (a cluster is skipped if it would leave a species
+    no training promoter). Promoters the table does not cover are clusters of their own. Without
+    ``clusters`` each promoter is its own cluster. Genome windows (``source != "promoter"``)
+    always stay in training. Species with at least two promoters contribute at least one
+    held-out promoter, so every species gets a score.
 
     Args:
         corpus: the corpus table (``seq_id, species, source, sequence``).
         fraction: share of each species' promoters to hold out, in ``(0, 0.5]``.
         seed: seed of the draw.
+        clusters: the split table (``gene_id``, ``cluster_id``) or a Series of cluster ids.
 
     Returns:
-        A copy of ``corpus`` with a column ``part`` ∈ {``train``, ``heldout``}.
+        A copy of ``corpus`` with a column ``part`` ∈ {``train``, ``heldout``} and ``cluster``
+        (the cluster id for promoters, ``<NA>`` for windows).
     """
     if not 0.0 < fraction <= 0.5:
         raise ValueError(f"heldout fraction must be in (0, 0.5], got {fraction}")
     out = corpus.copy()
     out["part"] = "train"
-    rng = np.random.default_rng(seed)
-    for species, rows in out[out["source"] == PROMOTER].groupby("species", sort=True):
-        n = len(rows)
-        k = min(n - 1, max(1, round(fraction * n))) if n >= 2 else 0
+    is_promoter = (out["source"] == PROMOTER).to_numpy()
+    ids = out["seq_id"].astype(str)
+    if clusters is None:
+        label = pd.Series(np.arange(len(out)), index=out.index).astype(str)
+    else:
+        table = (clusters.set_index("gene_id")["cluster_id"] if isinstance(clusters, pd.DataFrame)
+                 else clusters)
+        table = pd.Series(table.to_numpy(), index=table.index.astype(str))
+        label = ids.map(table).astype("string").fillna("own:" + ids)
+    out["cluster"] = pd.Series(label.to_numpy(), index=out.index, dtype="string").where(is_promoter)
+    promoters = out[is_promoter]
+    size = promoters.groupby("species").size()
+    target = {sp: (min(n - 1, max(1, round(fraction * n))) if n >= 2 else 0) for sp, n in size.items()}
+    for sp, k in target.items():
         if k == 0:
-            warnings.warn(f"species {species!r} has {n} promoter(s): none held out, so it gets no "
+            warnings.warn(f"species {sp!r} has {size[sp]} promoter(s): none held out, so it gets no "
                           "held-out score", CornlibWarning, stacklevel=2)
+    members = promoters.groupby("cluster", sort=True)["species"].value_counts().unstack(fill_value=0)
+    held = pd.Series(0, index=size.index)
+    chosen = []
+    rng = np.random.default_rng(seed)
+    for c in members.index[rng.permutation(len(members))]:
+        need = [sp for sp in size.index if held[sp] < target[sp]]
+        if not need:
+            break
+        counts = members.loc[c]
+        if not (counts[need] > 0).any() or ((held + counts) > size - 1).any():
             continue
-        out.loc[rng.choice(rows.index.to_numpy(), size=k, replace=False), "part"] = "heldout"
+        chosen.append(c)
+        held += counts
+    out.loc[is_promoter & out["cluster"].isin(chosen).fillna(False).to_numpy(), "part"] = "heldout"
     return out
 
 
@@ -319,13 +350,16 @@ def _initial_model(train_ids: list[list[int]], tokenizer, config, init_from, see
     return model
 
 
-def metrics_record(summary: pd.DataFrame, runs: dict[str, PretrainResult],
-                   **settings: Any) -> dict[str, Any]:
+def metrics_record(summary: pd.DataFrame, runs: dict[str, PretrainResult], *,
+                   intervals: pd.DataFrame | None = None,
+                   differences: pd.DataFrame | None = None, **settings: Any) -> dict[str, Any]:
     """The content of ``pretrain/metrics.json``: model size, each run's stats, held-out scores.
 
     Args:
-        summary: from :func:`evaluate`.
+        summary: from :func:`cornlib.evaluate.mlm.evaluate`.
         runs: run name → :class:`PretrainResult`.
+        intervals, differences: from :func:`cornlib.evaluate.mlm.bootstrap`, recorded as
+            ``heldout_intervals`` and ``heldout_differences`` when given.
         **settings: parameters to record (profile, seed, ...).
     """
     from cornlib.models import size_summary
@@ -339,7 +373,10 @@ def metrics_record(summary: pd.DataFrame, runs: dict[str, PretrainResult],
                             "final_valid_loss": _last(r.history, "valid"),
                             "final_train_loss": _last(r.history, "train")}
                      for name, r in runs.items()},
-            "heldout": records}
+            "heldout": records,
+            **{key: table.replace({np.nan: None}).to_dict(orient="records")
+               for key, table in [("heldout_intervals", intervals),
+                                  ("heldout_differences", differences)] if table is not None}}
 
 
 def _last(history: pd.DataFrame, split: str) -> float | None:

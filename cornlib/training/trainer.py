@@ -181,11 +181,11 @@ def quiet_hf_bars() -> Iterator[None]:
 def make_trainer(model, args, train_dataset, eval_dataset=None, *, data_collator=None,
                  processing_class=None, compute_metrics=None, callbacks: list | None = None,
                  history_path: str | Path | None = None):
-    """A :class:`CornTrainer` with a quiet progress bar and a ``LossHistory`` callback.
+    """A ``CornTrainer`` with a quiet progress bar and a ``LossHistory`` callback.
 
     Args:
-        model, args, train_dataset, eval_dataset, data_collator, processing_class,
-            compute_metrics: as for ``transformers.Trainer``.
+        model, args, train_dataset, eval_dataset, data_collator, processing_class, compute_metrics:
+            as for ``transformers.Trainer``.
         callbacks: more ``TrainerCallback`` objects.
         history_path: where ``LossHistory`` keeps the log history (JSON); ``None`` = memory only.
 

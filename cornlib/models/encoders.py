@@ -1,0 +1,58 @@
+"""A regressor on a pretrained encoder: the masked LM's weights kept, its prediction head
+swapped for a fresh regression head, and the load checked key by key."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def regressor_from_mlm(path: str | os.PathLike, **config: Any) -> tuple[Any, dict[str, list]]:
+    """Load the encoder of a saved cornlib masked LM into its regressor class.
+
+    Args:
+        path: a folder written by masked-LM pretraining (``…/pretrain/model``).
+        **config: regressor config fields (``n_targets``/``num_labels``, ``target_names``,
+            ``target_mean``, ``target_std``, ``target_transform``, dropout, ...).
+
+    Returns:
+        The model and its load report: ``missing`` (fresh head weights) and ``unexpected``
+        (the dropped masked-LM head), both restricted to head parameters.
+
+    Raises:
+        FileNotFoundError: no ``config.json``.
+        ValueError: not a cornlib masked LM, or encoder weights missing from the checkpoint.
+    """
+    import cornlib.models  # noqa: F401  (registers the Auto classes)
+    from cornlib.models.cornbert import ATTN_IMPLEMENTATION, CornBertForRegression
+    from cornlib.models.cornbert import MODEL_TYPE as BERT
+    from cornlib.models.hybrid import MODEL_TYPE as HYBRID
+    from cornlib.models.hybrid import CornHybridForRegression
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path} holds no config.json: pass the folder of a pretrained "
+                                "masked LM (e.g. <run_dir>/finetune/pretrain/model)")
+    raw = json.loads((path / "config.json").read_text())
+    arch = raw.get("architectures") or []
+    if not any(a.endswith("ForMaskedLM") for a in arch) or raw.get("model_type") not in (
+            BERT, HYBRID):
+        raise ValueError(f"{path}/config.json describes {arch or raw.get('model_type')!r}, "
+                         "not a cornlib masked LM")
+    if raw["model_type"] == HYBRID:
+        model, info = CornHybridForRegression.from_pretrained(path, output_loading_info=True,
+                                                              **config)
+        heads = ("head.",)
+    else:
+        config.setdefault("num_labels", config.get("n_targets", 1))
+        config.pop("n_targets", None)
+        model, info = CornBertForRegression.from_pretrained(
+            path, output_loading_info=True, attn_implementation=ATTN_IMPLEMENTATION, **config)
+        heads = ("head.", "lm_head.")
+    report = {k: sorted(info.get(k, [])) for k in ("missing_keys", "unexpected_keys")}
+    stray = [k for k in report["missing_keys"] if not k.startswith(heads)]
+    if stray:
+        raise ValueError(f"{path}: encoder weights missing from the checkpoint: {stray[:5]}")
+    return model, {"missing": report["missing_keys"], "unexpected": report["unexpected_keys"]}

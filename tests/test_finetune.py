@@ -1,0 +1,94 @@
+"""cornlib.training.finetune: real freezing on a schedule, layer-wise learning rates, the best
+epoch kept, and a model that learns a planted motif."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cornlib import models, sequence, training
+from cornlib.training import finetune as F
+
+SMALL = dict(seq_length=64, stem_channels=8, stem_kernel=7, pool=8, hidden_size=16,
+             num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+             hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, head_dropout=0.0)
+
+
+def _data(n=384, seed=0):
+    """Expression = number of planted TATAAA copies (+ noise), in two 'tissues'."""
+    rng = np.random.default_rng(seed)
+    seqs, y = [], []
+    for _ in range(n):
+        s = list(rng.choice(list("ACGT"), 64))
+        k = int(rng.integers(0, 3))
+        for j in range(k):
+            p = 8 + 20 * j
+            s[p:p + 6] = "TATAAA"
+        seqs.append("".join(s))
+        y.append([k + rng.normal(0, 0.1), 2 * k + rng.normal(0, 0.1)])
+    codes = sequence.encode_fixed(seqs, length=64)
+    return codes, np.asarray(y, np.float32)
+
+
+def _model(**kw):
+    fields = {"target_names": ["a", "b"], "target_mean": [1.0, 2.0], "target_std": [0.8, 1.6]}
+    torch.manual_seed(0)
+    return models.CornHybridForRegression(models.CornHybridConfig(n_targets=2, **SMALL,
+                                                                  **fields, **kw))
+
+
+def test_schedule_and_layer_groups():
+    assert F.unfreezing_schedule(4, None) == [0, 0, 0, 0]
+    assert F.unfreezing_schedule(4, 2) == [0, 2, 4, 6]
+    assert F.unfreezing_schedule(3, 0)[1:] == [10 ** 9] * 2
+    names = [g for g, _ in F.layer_groups(_model())]
+    assert names == ["head", "layer 1", "layer 0", "stem"]
+    counted = sum(p.numel() for _, g in F.layer_groups(_model()) for p in g)
+    assert counted == sum(p.numel() for p in _model().parameters())
+    opt = F.optimizer(_model(), 1e-3, 0.01, layer_decay=0.5)
+    assert sorted({g["lr"] for g in opt.param_groups}) == [1.25e-4, 2.5e-4, 5e-4, 1e-3]
+
+
+def test_a_probe_trains_only_the_head(tmp_path):
+    codes, y = _data(128)
+    model = _model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ds = training.ArrayDataset(codes, y)
+    F.finetune(model, ds, ds, tmp_path, target_names=["a", "b"], epochs=2, batch_size=32,
+               unfreeze_every=0, patience=None, device="cpu")
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("head.") or k.startswith("hybrid.norm.")
+                           for k in changed)
+
+
+def test_finetuning_learns_a_planted_motif_and_keeps_the_best_epoch(tmp_path):
+    codes, y = _data(448)
+    tr, va = training.ArrayDataset(codes[:320], y[:320]), training.ArrayDataset(codes[320:],
+                                                                                y[320:])
+    res = F.finetune(_model(), tr, va, tmp_path, target_names=["a", "b"], epochs=9,
+                     batch_size=32, learning_rate=3e-3, patience=None,
+                     data_collator=F.StrandCollator(0.5, seed=0), device="cpu")
+    assert res.stats["best_valid_r2"] > 0.5
+    assert res.stats["best_valid_r2"] == pytest.approx(res.per_target["r2"].max())
+    loaded = models.CornHybridForRegression.from_pretrained(tmp_path / "model")
+    assert loaded.config.target_names == ["a", "b"]
+    assert isinstance(pd.read_parquet(tmp_path / "valid_r2.parquet"), pd.DataFrame)
+
+
+def test_groups_unfreeze_top_down_on_schedule(tmp_path):
+    codes, y = _data(64)
+    ds = training.ArrayDataset(codes, y)
+    res = F.finetune(_model(), ds, ds, tmp_path, target_names=["a", "b"], epochs=4,
+                     batch_size=32, unfreeze_every=1, patience=None, device="cpu")
+    assert list(res.schedule["epoch"]) == [0, 1, 2, 3]
+    trained = res.history[res.history["split"] == "valid"]["trainable"].tolist()
+    assert trained == [1, 2, 3, 4]
+
+
+def test_nan_labels_are_masked_out():
+    model = _model().eval()
+    x = torch.from_numpy(_data(4)[0].astype(np.int64))
+    labels = torch.tensor([[1.0, float("nan")], [0.0, 2.0], [float("nan")] * 2, [1.0, 1.0]])
+    loss = model(x, labels=labels).loss
+    assert torch.isfinite(loss)
