@@ -92,3 +92,20 @@ def test_config_checks_sizes():
         models.CornHybridForRegression(models.CornHybridConfig(**SMALL))(
             torch.zeros(1, 50, dtype=torch.long))
     assert training.ArrayDataset(np.zeros((3, 4)))[0].keys() == {"input_ids"}
+
+
+def test_mixed_loss_thresholds_in_target_units():
+    from cornlib.models import targets
+
+    assert targets.expressed_threshold(1.0, "log1p") == pytest.approx(np.log(2))
+    cfg = models.CornHybridConfig(n_targets=2, loss="mixed", expressed_tpm=1.0,
+                                  target_transform="log1p", **SMALL)
+    model = models.CornHybridForRegression(cfg).eval()
+    x = _codes(["ACGT" * 16, "TTGA" * 16])
+    labels = torch.tensor([[0.0, 3.0], [float("nan"), 0.5]])
+    out = model(x, labels=labels)
+    assert out.logits.shape == (2, 2) and torch.isfinite(out.loss)
+    z, logit = model.head(model.embed(x)).chunk(2, dim=-1)
+    torch.testing.assert_close(out.logits, torch.sigmoid(logit) * z)
+    with pytest.raises(ValueError, match="loss must be"):
+        models.CornHybridForRegression(models.CornHybridConfig(loss="huber", **SMALL))

@@ -182,7 +182,7 @@ def test_cluster_resamples_take_whole_clusters():
 
 
 def test_weighted_ranks_equal_rankdata_of_the_expanded_resample():
-    from cornlib.evaluate import _resample
+    from cornlib.evaluate import resample as _resample
 
     rng = np.random.default_rng(8)
     x = np.round(rng.normal(size=50), 1)

@@ -31,7 +31,7 @@ def gate_effect(targets: Targets, species: Sequence[str] | None = None) -> pd.Da
     for reasons of annotation, this is the size of that artefact in the targets.
 
     Args:
-        targets: from :func:`simulate`.
+        targets: from :func:`cornlib.data.simulate.simulate`.
         species: the species of each row of ``targets.expression``.
 
     Returns:

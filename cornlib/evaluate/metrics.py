@@ -15,12 +15,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cornlib.evaluate._resample import METRICS, bootstrap_indices, bootstrap_weights
-from cornlib.evaluate._resample import interval as _interval
-from cornlib.evaluate._resample import resample_ranks as _resample_ranks  # noqa: F401
-from cornlib.evaluate._resample import weighted_metrics as _weighted_metrics
 from cornlib.evaluate._tables import blocks as _blocks
 from cornlib.evaluate._tables import group_labels as _group_labels
+from cornlib.evaluate.resample import METRICS, bootstrap_indices, bootstrap_weights
+from cornlib.evaluate.resample import interval as _interval
+from cornlib.evaluate.resample import resample_ranks as _resample_ranks  # noqa: F401
+from cornlib.evaluate.resample import weighted_metrics as _weighted_metrics
 
 __all__ = ["METRICS", "CEILING_METRICS", "NOISE_CEILING", "RESULT_COLUMNS", "DIFFERENCE_COLUMNS",
            "CI_METHODS", "score", "r2_columns", "mean_r2", "bootstrap_indices", "bootstrap_weights",
@@ -29,7 +29,7 @@ __all__ = ["METRICS", "CEILING_METRICS", "NOISE_CEILING", "RESULT_COLUMNS", "DIF
 #: Metrics expressed as a fraction of the noise ceiling (simulated targets only).
 CEILING_METRICS: dict[str, str] = {"r2": "r2_of_ceiling", "pearson_r2": "pearson_r2_of_ceiling"}
 
-#: The noise ceiling's own metric: R² of the noiseless signal for the observed values.
+#: Name of the noise ceiling's own rows (the R² of the noiseless signal for the observed values).
 NOISE_CEILING = "noise_ceiling"
 
 #: Columns of the tidy result tables.
@@ -118,7 +118,7 @@ def score(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.nda
         y_pred: predictions, shape (n_genes,).
 
     Returns:
-        ``{metric: value}`` for every name in :data:`METRICS`.
+        ``{metric: value}`` for every name in ``METRICS``.
     """
     t, p = _as_2d(y_true, "y_true"), _as_2d(y_pred, "y_pred")
     if t.shape[1] != 1:
@@ -236,7 +236,7 @@ def evaluate(y_true: np.ndarray | pd.DataFrame, y_pred: np.ndarray | pd.DataFram
         ceiling: ``{target: noise-ceiling r²}`` (fixed numbers); adds ``r2_of_ceiling`` and
             ``pearson_r2_of_ceiling`` rows (value / ceiling) for the targets it names.
         groups: one cluster label per gene: resample clusters, not genes (see
-            :func:`bootstrap_weights`); ``None`` resamples genes.
+            ``bootstrap_weights``); ``None`` resamples genes.
         signal: the noiseless signal in the layout of ``y_true`` (simulated targets): adds a
             ``noise_ceiling`` row per target, R²(``y_true``, ``signal``) on these genes, and the
             ``*_of_ceiling`` rows, each resample divided by its own ceiling (the interval is NaN

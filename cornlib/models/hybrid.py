@@ -23,7 +23,13 @@ from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import MaskedLMOutput, SequenceClassifierOutput
 
-from cornlib.models.targets import masked_mse, target_scaling
+from cornlib.models.targets import (
+    expressed_threshold,
+    masked_mse,
+    mixed_loss,
+    mixed_prediction,
+    target_scaling,
+)
 from cornlib.sequence import N_CODE
 
 MODEL_TYPE = "cornlib-hybrid"
@@ -44,6 +50,9 @@ class CornHybridConfig(PreTrainedConfig):
             CNN baseline's features) beside the mean of the encoder's bins.
         n_targets: outputs of the regressor.
         rc_average: predict the mean over both strands.
+        loss: ``"mse"`` (z-score MSE) or ``"mixed"`` (FloraBERT's expressed / not expressed +
+            level, :func:`cornlib.models.targets.mixed_loss`); ``expressed_tpm`` is its
+            threshold in TPM, converted to the targets' units.
         target_names, target_mean, target_std, target_transform: see :mod:`cornlib.models.targets`.
         promoter_settings: how the training promoters were cut (see
             :func:`cornlib.data.promoters.extract`), so new genomes are cut the same way.
@@ -68,6 +77,8 @@ class CornHybridConfig(PreTrainedConfig):
     initializer_range: float = 0.02
     n_targets: int = 1
     rc_average: bool = False
+    loss: str = "mse"
+    expressed_tpm: float = 1.0
     target_names: list[str] | tuple[str, ...] | None = None
     target_mean: list[float] | tuple[float, ...] | None = None
     target_std: list[float] | tuple[float, ...] | None = None
@@ -87,6 +98,8 @@ class CornHybridConfig(PreTrainedConfig):
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"hidden_size {self.hidden_size} is not divisible by "
                              f"{self.num_attention_heads} attention heads")
+        if self.loss not in ("mse", "mixed"):
+            raise ValueError(f"loss must be 'mse' or 'mixed', not {self.loss!r}")
         for name in ("target_names", "target_mean", "target_std"):
             value = getattr(self, name)
             if value is not None and len(value) != self.n_targets:
@@ -257,7 +270,8 @@ class CornHybridForRegression(CornHybridPreTrainedModel):
         self.head = nn.Sequential(nn.Dropout(float(config.head_dropout)),
                                   nn.Linear(width, config.hidden_size), nn.GELU(),
                                   nn.Dropout(float(config.head_dropout)),
-                                  nn.Linear(config.hidden_size, config.n_targets))
+                                  nn.Linear(config.hidden_size, config.n_targets
+                                            * (2 if config.loss == "mixed" else 1)))
         self.post_init()
 
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
@@ -272,14 +286,22 @@ class CornHybridForRegression(CornHybridPreTrainedModel):
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None,
                 **kwargs: Any) -> SequenceClassifierOutput:
-        z = self.head(self.embed(input_ids))  # B, T
+        out = self.head(self.embed(input_ids))  # B, T (or 2T: level, expressed logit)
         if self.config.rc_average and not self.training:
-            z = (z + self.head(self.embed(reverse_complement_codes(input_ids)))) / 2
-        mean, std = target_scaling(self.config, z)
+            out = (out + self.head(self.embed(reverse_complement_codes(input_ids)))) / 2
+        if self.config.loss == "mixed":
+            z, logit = out.chunk(2, dim=-1)
+            mean, std = target_scaling(self.config, z)
+            thr = expressed_threshold(self.config.expressed_tpm, self.config.target_transform)
+            loss = None if labels is None else mixed_loss(
+                z, logit, labels.to(z.dtype).reshape(z.shape), mean, std, thr)
+            return SequenceClassifierOutput(loss=loss,
+                                            logits=mixed_prediction(z, logit, mean, std))
+        mean, std = target_scaling(self.config, out)
         loss = None
         if labels is not None:
-            loss = masked_mse(z, (labels.to(z.dtype).reshape(z.shape) - mean) / std)
-        return SequenceClassifierOutput(loss=loss, logits=z * std + mean)
+            loss = masked_mse(out, (labels.to(out.dtype).reshape(out.shape) - mean) / std)
+        return SequenceClassifierOutput(loss=loss, logits=out * std + mean)
 
 
 def register() -> None:

@@ -54,3 +54,42 @@ def target_names(config: Any) -> list[str]:
         return list(names)
     n = getattr(config, "n_targets", None) or getattr(config, "num_labels", 1)
     return [f"target_{i}" for i in range(int(n))]
+
+
+#: The losses a regressor can be trained with (config field ``loss``).
+LOSSES = ("mse", "mixed")
+
+
+def expressed_threshold(tpm: float, transform: str | None) -> float:
+    """A TPM threshold in the units of the targets: ``log(tpm + 1)`` for ``"log1p"`` targets.
+
+    (FloraBERT compared log-scale targets with a TPM-scale threshold, which called every gene
+    expressed; the threshold is converted here instead.)
+    """
+    import math
+
+    if tpm < 0:
+        raise ValueError(f"an expression threshold is a TPM ≥ 0, got {tpm}")
+    return math.log1p(tpm) if transform in (None, "log1p") else float(tpm)
+
+
+def mixed_loss(z: torch.Tensor, logit: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor,
+               std: torch.Tensor, threshold: float) -> torch.Tensor:
+    """FloraBERT's "expressed / not expressed + level" loss, on target units.
+
+    Binary cross-entropy of ``logit`` for ``labels > threshold`` on every present label, plus
+    the z-score MSE of ``z`` on the expressed ones only; NaN labels are skipped.
+    """
+    present = ~torch.isnan(labels)
+    on = (labels > threshold) & present
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        logit.float()[present], on.float()[present]) if present.any() else z.sum() * 0
+    level = torch.where(on, (labels - mean) / std, torch.full_like(labels, float("nan")))
+    return bce + masked_mse(z, level)
+
+
+def mixed_prediction(z: torch.Tensor, logit: torch.Tensor, mean: torch.Tensor,
+                     std: torch.Tensor, floor: float = 0.0) -> torch.Tensor:
+    """Expected value: P(expressed) × level + (1 − P) × ``floor`` (the unexpressed value)."""
+    p = torch.sigmoid(logit)
+    return p * (z * std + mean) + (1 - p) * floor

@@ -58,10 +58,10 @@ def finetune_curves(history: pd.DataFrame, schedule: pd.DataFrame, per_target: p
     sns.lineplot(history, x="epoch", y="loss", hue="run", style="split",
                  style_order=["train", "valid"], estimator=None, ax=ax)
     top = float(history["epoch"].max() or 0)
-    for row in schedule.itertuples(index=False):
-        if 0 < row.epoch <= top:
-            ax.axvline(row.epoch, color="0.6", lw=0.8, ls=":")
-            ax.text(row.epoch, 1.0, f" {row.group}", transform=ax.get_xaxis_transform(),
+    for epoch, names in schedule.groupby("epoch", sort=True)["group"]:
+        if 0 < epoch <= top:  # one line per epoch, naming every group unfrozen then
+            ax.axvline(epoch, color="0.6", lw=0.8, ls=":")
+            ax.text(epoch, 1.0, " " + ", ".join(names), transform=ax.get_xaxis_transform(),
                     rotation=90, va="top", ha="left", fontsize=7, color="0.4")
     ax.set(xlabel="epoch", ylabel="loss (z-score MSE)",
            title="loss; dotted: a layer group unfrozen")

@@ -112,14 +112,14 @@ def assign(clusters: pd.DataFrame, fractions: Mapping[str, float] | None = None,
     """Assign whole clusters to train / valid / test, and training clusters to folds.
 
     Without a hold-out, clusters are dealt to the splits so that promoter counts approach
-    ``fractions`` (:func:`_fill`). With ``holdout`` (``"species:<name>"`` or
+    ``fractions`` (``_fill``). With ``holdout`` (``"species:<name>"`` or
     ``"chrom:<species>:<chrom>"``) the named promoters *and every promoter that shares a cluster
     with one* form the test set (a warning says how many were pulled in); the rest is dealt to
     train and valid in the ratio of their fractions, and ``fractions["test"]`` is ignored.
 
     Args:
-        clusters: from :func:`cluster` (``gene_id``, ``species``, ``cluster_id``; ``chrom``
-            for a chromosome hold-out).
+        clusters: from :func:`~cornlib.split.clusters.cluster` (``gene_id``, ``species``,
+            ``cluster_id``; ``chrom`` for a chromosome hold-out).
         fractions: ``{train, valid, test}`` summing to 1 (:func:`check_fractions`).
         seed: seeds the order of equal-sized clusters and the random choices.
         holdout: ``None`` or a hold-out spec (:func:`parse_holdout`).

@@ -274,10 +274,11 @@ def cross_species(promoters: pd.DataFrame, clusters: pd.DataFrame, species: str,
     :func:`cornlib.split.assign` with ``holdout="species:<name>"`` moves to test.
 
     Args:
-        promoters, clusters: the promoter table and its grouping (:func:`cluster`).
+        promoters, clusters: the promoter table and its grouping
+            (:func:`~cornlib.split.clusters.cluster`).
         species: the held-out species.
-        identity, coverage, coverages, proteins, family_identity, family_coverage, threads,
-            tmp_dir: as in :func:`audit` (genome windows are not compared: species share none).
+        identity, coverage, coverages, proteins, family_identity, family_coverage, threads, tmp_dir:
+            as in :func:`audit` (genome windows are not compared: species share none).
 
     Returns:
         An :class:`Audit` (``summary["holdout"]`` names the hold-out).

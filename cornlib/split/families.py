@@ -38,6 +38,7 @@ FAMILY_COVERAGE = 0.8
 #: are applied to the hits afterwards: passing them to MMseqs2 (``--min-seq-id``, ``-c``)
 #: lost about 90 families' worth of pairs.
 FAMILY_SENSITIVITY = 4.0
+#: Target proteins kept per query by the MMseqs2 prefilter (``--max-seqs``).
 FAMILY_MAX_SEQS = 100
 #: Columns of :func:`gene_families`.
 FAMILY_COLUMNS: tuple[str, ...] = ("gene_id", "species", "protein_id", "family_id",

@@ -32,7 +32,8 @@ from cornlib import CornlibWarning, io
 #: Columns of :func:`read_proteins` (one row per protein record).
 PROTEIN_COLUMNS: tuple[str, ...] = ("species", "protein_id", "gene_id", "origin", "length",
                                     "sequence")
-#: A source: a protein FASTA path or URL, or ``{"proteins": ..., "cds": ...}`` (either optional).
+#: Where one species' proteins come from, a protein FASTA path or URL or a mapping
+#: ``{"proteins": ..., "cds": ...}`` (either optional).
 Source = Union[str, os.PathLike, Mapping[str, Any]]
 _GENE_PATTERNS = (re.compile(r"\[locus_tag=([^\]\s]+)\]"), re.compile(r"(?:^|\s)gene:(\S+)"),
                   re.compile(r"(?:^|\s)locus_tag=(\S+)"), re.compile(r"(?:^|\s)gene=(\S+)"))

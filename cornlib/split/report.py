@@ -94,7 +94,7 @@ def leakage_statement(audit: Audit, baseline: Audit | None = None) -> str:
 
     Args:
         audit: the audit of the split in use.
-        baseline: the audit of a split to compare with (e.g. :func:`random_split`).
+        baseline: the audit of a split to compare with (e.g. :func:`~cornlib.split.assign.random_split`).
     """
     def says(a: Audit) -> str:
         s = a.summary
