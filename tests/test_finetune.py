@@ -92,3 +92,33 @@ def test_nan_labels_are_masked_out():
     labels = torch.tensor([[1.0, float("nan")], [0.0, 2.0], [float("nan")] * 2, [1.0, 1.0]])
     loss = model(x, labels=labels).loss
     assert torch.isfinite(loss)
+
+
+class _Crash:
+    """A collator that stacks batches and raises on its ``n``-th call (a killed run)."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def __call__(self, examples):
+        self.calls += 1
+        if self.calls == self.n:
+            raise RuntimeError("killed")
+        return {"input_ids": torch.stack([e["input_ids"] for e in examples]),
+                "labels": torch.stack([e["labels"] for e in examples])}
+
+
+def test_a_killed_run_resumes_from_its_last_epoch_and_keeps_the_best(tmp_path):
+    codes, y = _data(96)
+    ds = training.ArrayDataset(codes, y)  # 3 training steps and 1 evaluation batch per epoch
+    kw = dict(target_names=["a", "b"], batch_size=32, patience=None, device="cpu",
+              resume=True, epochs=3)
+    with pytest.raises(RuntimeError, match="killed"):
+        F.finetune(_model(), ds, ds, tmp_path, data_collator=_Crash(10), **kw)
+    assert list((tmp_path / "trainer").glob("checkpoint-*"))
+    assert (tmp_path / "trainer" / "best.pt").is_file()
+    done = F.finetune(_model(), ds, ds, tmp_path, **kw)
+    assert done.stats["steps"] == 9  # continued: 3 epochs in all, not 3 more
+    assert not (tmp_path / "trainer").exists()
+    whole = F.finetune(_model(), ds, ds, tmp_path / "again", **{**kw, "resume": False})
+    assert whole.stats["steps"] == 9

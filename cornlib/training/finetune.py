@@ -202,7 +202,7 @@ def finetune(model, train_dataset, eval_dataset, output_dir: str | os.PathLike, 
              head_epochs: int | None = None, patience: int | None = 3,
              max_seconds: float | None = None, seed: int = 0, device: str = "auto",
              threads: int | None = None, progress: bool = False,
-             tokenizer=None) -> FinetuneResult:
+             tokenizer=None, resume: bool = False) -> FinetuneResult:
     """Fine-tune ``model`` on ``train_dataset``, keep its best epoch on ``eval_dataset``, save it.
 
     Args:
@@ -224,6 +224,9 @@ def finetune(model, train_dataset, eval_dataset, output_dir: str | os.PathLike, 
         seed: initial head weights, batch order, dropout and augmentation.
         device: ``auto``, ``cpu`` or ``cuda``; threads: torch threads while training.
         tokenizer: saved beside a token model.
+        resume: checkpoint every epoch in ``output_dir / "trainer"`` (with the best epoch's
+            weights) and continue from the newest checkpoint there when one exists; the folder
+            is removed when training ends. Without it nothing is written until the end.
     """
     import torch
 
@@ -238,7 +241,7 @@ def finetune(model, train_dataset, eval_dataset, output_dir: str | os.PathLike, 
         output_dir / "trainer", device=device, seed=seed, num_train_epochs=epochs,
         per_device_train_batch_size=batch_size, per_device_eval_batch_size=4 * batch_size,
         warmup_steps=int(warmup_steps), lr_scheduler_type=scheduler, eval_strategy="epoch",
-        save_strategy="no",
+        save_strategy="epoch" if resume else "no", save_total_limit=1 if resume else None,
         logging_steps=max(1, steps_per_epoch // 4), disable_tqdm=not progress,
         remove_unused_columns=False)
     unfreeze_cls, budget_cls = _callbacks()
@@ -247,12 +250,13 @@ def finetune(model, train_dataset, eval_dataset, output_dir: str | os.PathLike, 
     trainer = training.make_trainer(
         model, args, train_dataset, eval_dataset, data_collator=data_collator,
         compute_metrics=r2_metrics(target_names),
-        callbacks=[unfreeze, budget, training.keep_best("eval_r2")])
+        callbacks=[unfreeze, budget, training.keep_best(
+            "eval_r2", path=output_dir / "trainer" / "best.pt" if resume else None)])
     trainer.optimizer = optimizer(model, learning_rate, weight_decay, layer_decay)
     t0 = time.perf_counter()
     with limit_threads(threads, torch=True), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        out = trainer.train()
+        out = training.fit(trainer, resume=resume)
     seconds = time.perf_counter() - t0
     main = trainer.is_world_process_zero()  # under torchrun only rank 0 writes
     if main:

@@ -207,10 +207,14 @@ def make_trainer(model, args, train_dataset, eval_dataset=None, *, data_collator
     return trainer
 
 
-def keep_best(metric: str = "eval_loss", greater_is_better: bool | None = None):
+def keep_best(metric: str = "eval_loss", greater_is_better: bool | None = None,
+              path: str | Path | None = None):
     """A ``TrainerCallback`` that keeps the weights of the evaluation with the best ``metric``
     in memory and loads them when training ends (no checkpoint files, unlike
-    ``load_best_model_at_end``). ``greater_is_better`` defaults to ``False`` for losses."""
+    ``load_best_model_at_end``). ``greater_is_better`` defaults to ``False`` for losses.
+    With ``path`` the best weights and score are also saved there (rank 0), and read back when
+    training starts, so a resumed run still ends with the best epoch of the whole run."""
+    import torch
     from transformers import TrainerCallback
 
     higher = (not metric.endswith("loss")) if greater_is_better is None else greater_is_better
@@ -219,6 +223,11 @@ def keep_best(metric: str = "eval_loss", greater_is_better: bool | None = None):
         def __init__(self):
             self.best, self.state_dict = None, None
 
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            if path is not None and Path(path).is_file():
+                saved = torch.load(path, map_location="cpu", weights_only=True)
+                self.best, self.state_dict = float(saved["best"]), saved["state_dict"]
+
         def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
             score = (metrics or {}).get(metric)
             if model is None or score is None:
@@ -226,6 +235,9 @@ def keep_best(metric: str = "eval_loss", greater_is_better: bool | None = None):
             if self.best is None or (score > self.best if higher else score < self.best):
                 self.best = score
                 self.state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if path is not None and state.is_world_process_zero:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                    torch.save({"best": score, "state_dict": self.state_dict}, path)
 
         def on_train_end(self, args, state, control, model=None, **kwargs):
             if model is not None and self.state_dict is not None:
