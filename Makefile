@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	@if [ -n "$(TORCH)" ]; then $(BIN)/python -m pip install -q "$(TORCH)"; fi
 	$(BIN)/python -m pip install -q -e ".[book,test]"
+	@echo "compiling the numba kernels of TF-MoDISco and Tomtom (cached on disk, once)"
+	$(BIN)/python -m cornlib.interpret.motifs
 	@touch $(STAMP)
 
 # Progress bars are for people at a terminal or in Jupyter, not for the rendered pages.

@@ -31,6 +31,11 @@ ARTIFACTS: dict[str, str] = {
     "finetune/pretrain/model": "finetune",
     "finetune/pretrained/model": "finetune",
     "finetune/runs.parquet": "finetune",
+    "finetune/random_init/model": "finetune",
+    "importance/recovery.json": "importance",
+    "importance/profile.json": "importance",
+    "importance/motifs.json": "importance",
+    "variants/separation.json": "variants",
 }
 
 

@@ -1,4 +1,4 @@
-"""The ``cornlib`` command line: ``cornlib promoters | predict | run``."""
+"""The ``cornlib`` command line: ``cornlib promoters | predict | variants | run``."""
 
 from __future__ import annotations
 
@@ -89,9 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_promoters(sub)
 
-    from cornlib import predict, run
+    from cornlib import predict, run, variants
 
     predict.add_parser(sub)
+    variants.add_parser(sub)
 
     p_run = sub.add_parser(
         "run", help="run the book's notebooks with a profile (papermill)",

@@ -122,3 +122,28 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_keeps_the_best(tmp_path):
     assert not (tmp_path / "trainer").exists()
     whole = F.finetune(_model(), ds, ds, tmp_path / "again", **{**kw, "resume": False})
     assert whole.stats["steps"] == 9
+
+
+def test_schedule_in_words():
+    from cornlib.training.finetune import describe_schedule
+
+    assert describe_schedule(None, 1.0, None) == ("every layer group trains from the first step, "
+                                                  "all at one learning rate")
+    words = describe_schedule(1, 0.9, None)
+    assert "first 1 epoch(s) only the head" in words and "0.9 times" in words
+    assert "every 2 epoch(s)" in describe_schedule(1, 0.8, 2)
+
+
+def test_best_run_is_chosen_on_valid(tmp_path):
+    import pandas as pd
+
+    from cornlib.training.finetune import best_run
+
+    for run, r2 in [("pretrained", [0.1, 0.2]), ("random_init", [0.3, 0.25])]:
+        (tmp_path / run).mkdir()
+        pd.DataFrame({"epoch": [1, 2], "r2": r2}).to_parquet(tmp_path / run / "valid_r2.parquet")
+    name, path, scores = best_run(tmp_path)
+    assert name == "random_init" and path == tmp_path / "random_init" / "model"
+    assert scores.to_dict() == {"pretrained": 0.2, "random_init": 0.3}
+    with pytest.raises(FileNotFoundError, match="07_finetune"):
+        best_run(tmp_path, runs=("probe",))

@@ -142,13 +142,16 @@ class PromoterCNN(PreTrainedModel):
         table = torch.eye(5, 4, device=input_ids.device, dtype=self.head[1].weight.dtype)
         return nn.functional.embedding(input_ids.long().clamp(0, 4), table).transpose(1, 2)
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None,
-                **kwargs) -> SequenceClassifierOutput:
-        """Predict targets; the loss (MSE on z-scores) only when ``labels`` (B, n_targets) are given."""
-        if input_ids.shape[-1] != self.config.seq_length:
-            raise ValueError(f"input_ids have length {input_ids.shape[-1]}, the model reads "
+    def forward(self, input_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+                one_hot: torch.Tensor | None = None, **kwargs) -> SequenceClassifierOutput:
+        """Predict targets from base codes, or from a float ``one_hot`` (B, L, 4) in A, C, G, T
+        order (for gradients); the loss (MSE on z-scores) only when ``labels`` (B, n_targets)
+        are given."""
+        x = self.one_hot(input_ids) if one_hot is None else one_hot.transpose(1, 2)
+        if x.shape[-1] != self.config.seq_length:
+            raise ValueError(f"input_ids have length {x.shape[-1]}, the model reads "
                              f"{self.config.seq_length}; pad/crop with cornlib.sequence.encode_fixed")
-        h = self.blocks(self.one_hot(input_ids))  # B, C, L'
+        h = self.blocks(x.to(self.head[1].weight.dtype))  # B, C, L'
         if self.config.global_pool == "max":
             h = h.amax(dim=2)  # B, C
         z = self.head(h)  # B, T

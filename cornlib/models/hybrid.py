@@ -113,6 +113,12 @@ def reverse_complement_codes(codes: torch.Tensor) -> torch.Tensor:
     return torch.where(flipped < N_CODE, 3 - flipped, flipped)
 
 
+def codes_from_one_hot(one_hot: torch.Tensor) -> torch.Tensor:
+    """Base codes ``(B, L)`` of a one-hot ``(B, L, 4)`` (all-zero rows become N)."""
+    return torch.where(one_hot.sum(-1) > 0, one_hot.argmax(-1), torch.full_like(
+        one_hot[..., 0], N_CODE, dtype=torch.long))
+
+
 class CornHybridPreTrainedModel(PreTrainedModel):
     """Base class: config class, weight prefix (``hybrid.``) and initialisation."""
 
@@ -169,17 +175,25 @@ class CornHybridModel(CornHybridPreTrainedModel):
         real = (input_ids[:, -n * p:] < N_CODE).reshape(len(input_ids), n, p)
         return real.any(-1)
 
-    def forward(self, input_ids: torch.Tensor, hidden_bins: torch.Tensor | None = None
+    def forward(self, input_ids: torch.Tensor | None = None,
+                hidden_bins: torch.Tensor | None = None, one_hot: torch.Tensor | None = None
                 ) -> "HybridOutput":
-        """Encode base codes; ``hidden_bins`` (B, n_bins) bool hides those bins' bases."""
+        """Encode base codes (or a float ``one_hot`` (B, L, 4) in A, C, G, T order, all zeros
+        for N: what gradient attributions differentiate); ``hidden_bins`` (B, n_bins) bool
+        hides those bins' bases."""
+        if one_hot is not None:
+            input_ids = codes_from_one_hot(one_hot)
         if input_ids.shape[-1] != self.config.seq_length:
             raise ValueError(f"input_ids have length {input_ids.shape[-1]}, the model reads "
                              f"{self.config.seq_length}; pad/crop with "
                              "cornlib.sequence.encode_fixed")
         dtype = self.proj.weight.dtype
-        table = torch.eye(N_CODE + 1, 5, device=input_ids.device, dtype=dtype)[:, :5]
-        table[N_CODE] = 0
-        x = nn.functional.embedding(input_ids.long().clamp(0, N_CODE), table)  # B, L, 5
+        if one_hot is None:
+            table = torch.eye(N_CODE + 1, 5, device=input_ids.device, dtype=dtype)[:, :5]
+            table[N_CODE] = 0
+            x = nn.functional.embedding(input_ids.long().clamp(0, N_CODE), table)  # B, L, 5
+        else:
+            x = nn.functional.pad(one_hot.to(dtype), (0, 1))
         n, p = self.config.n_bins, self.config.pool
         x = x[:, -n * p:]
         if hidden_bins is not None:
@@ -274,21 +288,25 @@ class CornHybridForRegression(CornHybridPreTrainedModel):
                                             * (2 if config.loss == "mixed" else 1)))
         self.post_init()
 
-    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def embed(self, input_ids: torch.Tensor | None = None,
+              one_hot: torch.Tensor | None = None) -> torch.Tensor:
         """What the head reads per sequence: the mean of the encoder's real bins ``(B, H)``,
         with each stem filter's maximum appended when ``config.pool_stem``."""
-        out = self.hybrid(input_ids)
+        out = self.hybrid(input_ids, one_hot=one_hot)
         w = out.mask.unsqueeze(-1).to(out.hidden.dtype)
         mean = (out.hidden * w).sum(1) / w.sum(1).clamp(min=1.0)
         if self.config.pool_stem:
             return torch.cat([mean, out.stem_max], dim=1)
         return mean
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None,
-                **kwargs: Any) -> SequenceClassifierOutput:
-        out = self.head(self.embed(input_ids))  # B, T (or 2T: level, expressed logit)
+    def forward(self, input_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+                one_hot: torch.Tensor | None = None, **kwargs: Any) -> SequenceClassifierOutput:
+        """Predict from base codes, or from a float ``one_hot`` (B, L, 4) (for gradients)."""
+        out = self.head(self.embed(input_ids, one_hot))  # B, T (or 2T: level, expressed logit)
         if self.config.rc_average and not self.training:
-            out = (out + self.head(self.embed(reverse_complement_codes(input_ids)))) / 2
+            rc = (self.embed(reverse_complement_codes(input_ids)) if one_hot is None
+                  else self.embed(one_hot=one_hot.flip(1, 2)))
+            out = (out + self.head(rc)) / 2
         if self.config.loss == "mixed":
             z, logit = out.chunk(2, dim=-1)
             mean, std = target_scaling(self.config, z)

@@ -88,3 +88,39 @@ def core_positions(profile: pd.DataFrame, window: Sequence[int] = (-60, -15)):
     sns.despine(fig)
     fig.tight_layout()
     return fig, ax
+
+
+def importance_profile(profile: pd.DataFrame):
+    """Importance by position relative to the TSS, one panel per model, one line per method
+    (mean over genes, the band their quartiles; a dotted line at zero).
+
+    Args:
+        profile: ``model``, ``method``, ``bin_start``, ``mean``, ``q25``, ``q75``
+            (:func:`cornlib.interpret.kmer_flip.tss_profile` rows, labelled).
+
+    Returns:
+        ``fig, axes``.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if profile.empty:
+        return placeholder("No importance to draw.")
+    models = list(dict.fromkeys(profile["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.4), sharey=True,
+                             squeeze=False)
+    colours = dict(zip(dict.fromkeys(profile["method"]), sns.color_palette("colorblind")))
+    for ax, model in zip(axes[0], models):
+        for method, g in profile[profile["model"] == model].groupby("method", sort=False):
+            g = g.sort_values("bin_start")
+            ax.plot(g["bin_start"], g["mean"], color=colours[method], label=method, lw=1.3)
+            ax.fill_between(g["bin_start"], g["q25"], g["q75"], color=colours[method], alpha=0.15,
+                            lw=0)
+        ax.axvline(0, color="0.3", ls="--", lw=1)
+        ax.axhline(0, color="0.6", ls=":", lw=0.8)
+        ax.set(title=model, xlabel="bp relative to the TSS")
+    axes[0, 0].set_ylabel("mean change over tissues")
+    axes[0, -1].legend(frameon=False, fontsize=8)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig, axes[0]

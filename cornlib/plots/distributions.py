@@ -223,3 +223,29 @@ def vocabulary_use(ranks: pd.DataFrame):
            ylabel="share of all tokens", title="Vocabulary use")
     sns.despine(fig)
     return fig, ax
+
+
+def variant_effects(table: pd.DataFrame, value: str = "effect", group: str = "class",
+                    panel: str = "model"):
+    """The spread of predicted variant effects per group (e.g. site-breaking vs random), one
+    panel per model: ECDFs on a log axis (effects near zero are most variants).
+
+    Returns:
+        ``fig, axes``.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    panels = list(dict.fromkeys(table[panel]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False,
+                             sharey=True)
+    positive = table.loc[table[value] > 0, value]
+    floor = float(positive.min()) if len(positive) else 1e-6  # zeros drawn at the floor
+    for ax, name in zip(axes[0], panels):
+        sub = table[table[panel] == name].assign(**{value: lambda d: d[value].clip(lower=floor)})
+        sns.ecdfplot(sub, x=value, hue=group, ax=ax, log_scale=True, palette="colorblind")
+        ax.set(title=name, xlabel="largest |predicted change| over tissues")
+    axes[0, 0].set_ylabel("share of variants")
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig, axes[0]

@@ -6,7 +6,7 @@ into lines that fit along the bar, so that the label never runs into the ticks o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -128,3 +128,48 @@ def driver_effects(card: dict[str, Any]):
     _label_colorbar(ax.collections[0].colorbar.ax, "effect (log-expression)")
     fig.tight_layout()
     return fig, ax
+
+
+def mutagenesis_map(delta: np.ndarray, sequence: str, start: int, stop: int, *,
+                    sites: Sequence[tuple[int, int, str]] = (), title: str = ""):
+    """One gene's saturation mutagenesis over ``[start, stop)``: a logo of each reference base's
+    importance (its effect against the mean base) above a heat map of every substitution.
+
+    Args:
+        delta: ``(L, 4)`` predicted change of each substitution (0 at the reference).
+        sequence: the promoter.
+        sites: ``(start, end, label)`` true sites to shade (sequence coordinates).
+
+    Returns:
+        ``fig, axes``.
+    """
+    import logomaker
+    import matplotlib.pyplot as plt
+
+    d = np.asarray(delta, dtype=float)[start:stop]
+    centred = d - d.mean(axis=1, keepdims=True)
+    ref = np.zeros_like(centred)
+    for i, b in enumerate(sequence[start:stop]):
+        if b in "ACGT":
+            ref[i, "ACGT".index(b)] = centred[i, "ACGT".index(b)]
+    fig, axes = plt.subplots(2, 1, figsize=(10, 3.6), sharex=True,
+                             gridspec_kw={"height_ratios": [1.2, 1]})
+    logomaker.Logo(pd.DataFrame(ref, columns=list("ACGT"), index=np.arange(start, stop)),
+                   ax=axes[0], color_scheme="classic")
+    axes[0].axhline(0, color="0.5", lw=0.5)
+    axes[0].set_ylabel("importance")
+    lim = np.nanmax(np.abs(d)) or 1.0
+    im = axes[1].imshow(d.T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                        extent=(start - 0.5, stop - 0.5, 3.5, -0.5), interpolation="nearest")
+    axes[1].set_yticks(range(4), list("ACGT"))
+    axes[1].set_xlabel("position in the promoter (bp from its 5' end)")
+    for lo, hi, label in sites:
+        for ax in axes:
+            ax.axvspan(lo - 0.5, hi - 0.5, color="gold", alpha=0.25, lw=0)
+        axes[0].text((lo + hi) / 2, axes[0].get_ylim()[1], label, ha="center", va="bottom",
+                     fontsize=7)
+    axes[1].set_xlim(start - 0.5, stop - 0.5)  # shared with the logo
+    cbar = fig.colorbar(im, ax=axes, fraction=0.02, pad=0.01)
+    _label_colorbar(cbar.ax, "predicted change")
+    axes[0].set_title(title, fontsize=10, pad=14)
+    return fig, axes

@@ -229,3 +229,46 @@ def token_predictions(table: pd.DataFrame, n: int = 30):
     sns.despine(fig)
     fig.tight_layout()
     return fig, ax
+
+
+def recovery(table: pd.DataFrame, metric: str = "auprc"):
+    """How well each method's importance finds the true sites, per model: the mean over genes
+    with its interval, and the chance level (the share of true-site positions) as a line.
+
+    Args:
+        table: :func:`cornlib.interpret.recovery.table` rows for ``target == "overall"``
+            (``model``, ``method``, ``auprc``, ``auprc_low``, ``auprc_high``, ``chance``...).
+
+    Returns:
+        ``fig, ax``.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from cornlib.plots._common import placeholder
+
+    if table.empty:
+        return placeholder("No true sites to recover (measured targets).")
+    models = list(dict.fromkeys(table["model"]))
+    methods = list(dict.fromkeys(table["method"]))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(methods) * len(models) + 1.2))
+    colours = dict(zip(models, sns.color_palette("colorblind")))
+    step = 0.8 / len(models)
+    for k, model in enumerate(models):
+        sub = table[table["model"] == model].set_index("method").reindex(methods)
+        y = np.arange(len(methods)) + (k - (len(models) - 1) / 2) * step
+        ax.errorbar(sub[metric], y, xerr=[sub[metric] - sub[f"{metric}_low"],
+                                          sub[f"{metric}_high"] - sub[metric]],
+                    fmt="o", color=colours[model], label=model, capsize=2)
+    if metric == "auprc":
+        ax.axvline(float(table["chance"].mean()), color="0.4", ls=":", lw=1)
+        ax.text(float(table["chance"].mean()), -0.7, " chance", fontsize=8, color="0.4")
+    else:
+        ax.axvline(0.5, color="0.4", ls=":", lw=1)
+    ax.set_yticks(range(len(methods)), methods)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric.upper()} of the true sites (mean over genes, 95 % interval)")
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig, ax

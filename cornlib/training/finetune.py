@@ -357,3 +357,43 @@ def runs_table(runs: dict[str, FinetuneResult]) -> pd.DataFrame:
                                                           "stopped_by")}}
             for name, r in runs.items()]
     return pd.DataFrame(rows).set_index("run")
+
+
+def best_run(finetune_dir: str | os.PathLike, runs: Sequence[str] = ("pretrained", "random_init")
+             ) -> tuple[str, Path, pd.Series]:
+    """The fine-tuning run with the best validation R² (chosen on ``valid``, never ``test``):
+    its name, its model folder and every run's best valid R².
+
+    Raises:
+        FileNotFoundError: a run has no ``valid_r2.parquet`` (run chapter 07 first).
+    """
+    from cornlib import artifacts
+
+    finetune_dir = Path(finetune_dir)
+    scores = {}
+    for run in runs:
+        path = finetune_dir / run / "valid_r2.parquet"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing; "
+                                    f"{artifacts.how_to_make('finetune/runs.parquet')}")
+        scores[run] = float(pd.read_parquet(path)["r2"].max())
+    best = max(scores, key=scores.get)
+    return best, finetune_dir / best / "model", pd.Series(scores, name="best valid R²")
+
+
+def describe_schedule(head_epochs: int | None, layer_decay: float,
+                      unfreeze_every: int | None) -> str:
+    """The fine-tuning schedule in words, for a chapter's text."""
+    parts = []
+    if head_epochs:
+        parts.append(f"for the first {head_epochs} epoch(s) only the head has gradients")
+    if unfreeze_every:
+        parts.append(f"then one more layer group is unfrozen every {unfreeze_every} epoch(s), "
+                     "top down")
+    elif head_epochs:
+        parts.append("then every layer group trains")
+    else:
+        parts.append("every layer group trains from the first step")
+    parts.append(f"each at {layer_decay:g} times the learning rate of the group above it"
+                 if layer_decay != 1 else "all at one learning rate")
+    return ", ".join(parts)

@@ -1,0 +1,170 @@
+"""Gradient attributions through Captum: a cheaper cross-check of mutagenesis.
+
+Models that read bases (the CNN, the hybrid transformer) are differentiated with respect to
+their one-hot input ``(B, L, 4)`` (their ``forward(one_hot=...)``). Results are aligned to the
+sequence strings like :func:`cornlib.interpret.ism.saturation`: ``(N, L_max, 4, T)``, NaN past
+a sequence's end (a promoter shorter than the model's window is padded with N at its 5' end, and
+those padding positions are dropped).
+
+One-hot gradients carry an arbitrary component along the all-ones direction of each position
+(the input can never move there); Majdandzic et al. (2023) remove it by subtracting the mean
+over the four bases, :func:`correct`. Integrated gradients from the uniform baseline (0.25 per
+base) already give ``g_ref - mean(g)`` per position, the corrected form.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from cornlib.sequence import encode_fixed, normalize_all
+
+
+def one_hot(sequences: Sequence[str], length: int, align: str = "end") -> np.ndarray:
+    """``(N, length, 4)`` float32 one-hot of the sequences, N all zeros; ``align="end"``: the
+    TSS (3') ends aligned, as models read them; ``"start"``: aligned like the per-base results
+    of this package (position 0 = a sequence's first base, zeros past its end)."""
+    codes = encode_fixed(normalize_all(sequences), length=length, align=align)
+    return np.eye(5, 4, dtype=np.float32)[codes]
+
+
+def _forward(model, mean: bool):
+    def f(x):
+        logits = model(one_hot=x).logits
+        return logits.mean(dim=1, keepdim=True) if mean else logits
+    return f
+
+
+def _align(values: np.ndarray, seqs: list[str], length: int) -> np.ndarray:
+    """Window positions → sequence positions (NaN past each sequence's end)."""
+    out = np.full((len(seqs), max(map(len, seqs)), *values.shape[2:]), np.nan, np.float32)
+    for i, s in enumerate(seqs):
+        n = min(len(s), length)
+        out[i, len(s) - n: len(s)] = values[i, length - n:]
+    return out
+
+
+def _attribute(method, model, sequences: Sequence[str], targets: Sequence[int] | str | None,
+               batch_size: int, device: str, **kw) -> np.ndarray:
+    import torch
+
+    from cornlib.training import resolve_device
+
+    seqs = normalize_all(sequences)
+    length = int(model.config.seq_length)
+    dev = torch.device(resolve_device(device))
+    model = model.to(dev).eval()
+    x_all = one_hot(seqs, length)
+    mean = isinstance(targets, str)
+    if mean and targets != "mean":
+        raise ValueError(f"targets must be indices, None (all) or 'mean', not {targets!r}")
+    targets = ([0] if mean else list(range(model.config.n_targets)) if targets is None
+               else list(targets))
+    out = np.zeros((len(seqs), length, 4, len(targets)), np.float32)
+    explainer = method(_forward(model, mean))
+    for start in range(0, len(seqs), batch_size):
+        x = torch.from_numpy(x_all[start:start + batch_size]).to(dev).requires_grad_()
+        for j, t in enumerate(targets):
+            a = explainer.attribute(x, target=int(t), **kw)
+            out[start:start + len(x), :, :, j] = a.detach().float().cpu().numpy()
+    return _align(out, seqs, length)
+
+
+def gradients(model, sequences: Sequence[str], *, targets: Sequence[int] | str | None = None,
+              batch_size: int = 32, device: str = "auto") -> np.ndarray:
+    """d(prediction of each target) / d(one-hot input), ``(N, L_max, 4, T)`` (Captum
+    ``Saliency`` without the absolute value). ``targets``: indices, ``None`` (all) or
+    ``"mean"`` (the mean over targets: one pass, ``T = 1``)."""
+    from captum.attr import Saliency
+
+    return _attribute(Saliency, model, sequences, targets, batch_size, device, abs=False)
+
+
+def integrated_gradients(model, sequences: Sequence[str], *,
+                         targets: Sequence[int] | str | None = None,
+                         n_steps: int = 16, batch_size: int = 16,
+                         device: str = "auto") -> np.ndarray:
+    """Integrated gradients from the uniform baseline (0.25 per base), ``(N, L_max, 4, T)``
+    per-base attributions; a position's score is their sum over the four bases (the path mean
+    of ``g_ref - mean(g)``: already corrected)."""
+    from captum.attr import IntegratedGradients
+
+    return _attribute(IntegratedGradients, model, sequences, targets, batch_size, device,
+                      baselines=0.25, n_steps=n_steps, internal_batch_size=batch_size * n_steps)
+
+
+def correct(grad: np.ndarray) -> np.ndarray:
+    """Majdandzic et al.'s correction: subtract each position's mean over the four bases."""
+    return grad - grad.mean(axis=2, keepdims=True)
+
+
+def times_input(grad: np.ndarray, sequences: Sequence[str]) -> np.ndarray:
+    """Gradient × input: the gradient at each position's observed base, ``(N, L_max, T)``
+    (0 at N, NaN past the end)."""
+    seqs = normalize_all(sequences)
+    mask = np.zeros(grad.shape[:3], np.float32)
+    for i, s in enumerate(seqs):
+        mask[i, :len(s)] = np.eye(5, 4, dtype=np.float32)[encode_fixed([s], len(s))[0]]
+    out = (grad * mask[..., None]).sum(axis=2)
+    for i, s in enumerate(seqs):
+        out[i, len(s):] = np.nan
+    return out
+
+
+def token_attributions(model, tokenizer, sequences: Sequence[str], *,
+                       targets: Sequence[int] | None = None, n_steps: int = 0,
+                       device: str = "auto") -> np.ndarray:
+    """Attributions of a BPE transformer (FloraBERT's design) on its token embeddings, spread
+    over the bases each token covers: ``(N, L_max, T)``, NaN past a sequence's end.
+
+    Each token's score is gradient × embedding summed over the embedding dimensions
+    (``n_steps = 0``; Captum ``LayerGradientXActivation``) or integrated gradients from the
+    padding token's embedding (``n_steps > 0``; ``LayerIntegratedGradients``); a token of ``k``
+    bases gives each of them ``score / k``, so a sequence's per-base scores add up to its
+    tokens' scores. Sequences longer than the model's window keep the TSS end, as in
+    prediction (bases left out get NaN).
+    """
+    import torch
+    from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
+
+    from cornlib.training import resolve_device
+
+    seqs = normalize_all(sequences)
+    dev = torch.device(resolve_device(device))
+    model = model.to(dev).eval()
+    old, tokenizer.truncation_side = tokenizer.truncation_side, "left"
+    try:
+        enc = tokenizer(seqs, truncation=True, max_length=int(model.config.max_tokens),
+                        padding=True, return_offsets_mapping=True, return_tensors="pt")
+    finally:
+        tokenizer.truncation_side = old
+    ids, mask = enc["input_ids"].to(dev), enc["attention_mask"].to(dev)
+    offsets = enc["offset_mapping"].numpy()
+
+    def forward(input_ids, attention_mask):
+        return model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    layer = model.get_input_embeddings()
+    targets = list(range(model.config.num_labels)) if targets is None else list(targets)
+    scores = np.zeros((*ids.shape, len(targets)), np.float32)
+    for j, t in enumerate(targets):
+        if n_steps:
+            base = torch.where(mask.bool(), torch.full_like(ids, tokenizer.pad_token_id), ids)
+            a = LayerIntegratedGradients(forward, layer).attribute(
+                ids, baselines=base, additional_forward_args=(mask,), target=t,
+                n_steps=n_steps)
+        else:
+            a = LayerGradientXActivation(forward, layer).attribute(
+                ids, additional_forward_args=(mask,), target=t)
+        scores[..., j] = a.sum(-1).detach().float().cpu().numpy()
+    out = np.full((len(seqs), max(map(len, seqs)), len(targets)), np.nan, np.float32)
+    for i, s in enumerate(seqs):
+        covered = np.zeros(len(s), bool)
+        out[i, :len(s)] = 0.0
+        for (a, b), score in zip(offsets[i], scores[i]):
+            if b > a:
+                out[i, a:b] += score / (b - a)
+                covered[a:b] = True
+        out[i, :len(s)][~covered] = np.nan
+    return out

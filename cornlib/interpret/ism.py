@@ -1,0 +1,83 @@
+"""In-silico saturation mutagenesis: every single-base substitution of a promoter, scored.
+
+Mutants are built as strings and scored through :func:`cornlib.interpret.perturb.score`, so the
+method runs on any predictor; a BPE model re-tokenises each mutant. The result is
+``(N, L, 4, T)``: the predicted change of each target when position ``l`` of sequence ``n``
+becomes base ``b`` (A, C, G, T); zero at the reference base, NaN past a sequence's end.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+from cornlib.interpret import perturb
+from cornlib.sequence import BASES, normalize_all
+
+
+def mutants(seq: str, positions: Sequence[int] | None = None) -> tuple[list[str], np.ndarray]:
+    """Every single-base substitution of ``seq`` at ``positions`` (default: all) and, per
+    mutant, ``(position, base index)``; an N position gets all four bases."""
+    positions = range(len(seq)) if positions is None else positions
+    out, where = [], []
+    for p in positions:
+        if not 0 <= p < len(seq):
+            raise ValueError(f"position {p} lies outside a sequence of {len(seq)} bases")
+        for b, base in enumerate(BASES):
+            if base != seq[p]:
+                out.append(seq[:p] + base + seq[p + 1:])
+                where.append((p, b))
+    return out, np.asarray(where, dtype=np.int64).reshape(-1, 2)
+
+
+def saturation(predictor, sequences: Sequence[str], *, positions: Sequence[int] | None = None,
+               batch_size: int = 256, device: str = "auto",
+               progress: bool | None = None) -> np.ndarray:
+    """Predicted effect of every substitution, ``(N, L_max, 4, T)`` float32.
+
+    Args:
+        predictor: a :class:`cornlib.models.predictor.Predictor`.
+        sequences: promoters (5'→3', ending at the TSS).
+        positions: positions to mutate in every sequence (default: all of each).
+    """
+    seqs = normalize_all(sequences)
+    sites = [range(len(s)) if positions is None else [p for p in positions if p < len(s)]
+             for s in seqs]
+    muts, owner, where = [], [], []
+    for i, (s, ps) in enumerate(zip(seqs, sites)):
+        m, w = mutants(s, ps)
+        muts += m
+        owner.append(np.full(len(m), i))
+        where.append(w)
+    eff = perturb.score(predictor, seqs, muts, np.concatenate(owner), batch_size=batch_size,
+                        device=device, progress=progress)
+    where = np.concatenate(where)
+    out = np.full((len(seqs), max(map(len, seqs)), 4, len(eff.targets)), np.nan, np.float32)
+    for i, ps in enumerate(sites):
+        out[i, list(ps)] = 0.0  # the reference base of every mutated position
+    out[eff.owner, where[:, 0], where[:, 1]] = eff.delta
+    return out
+
+
+def hypothetical(delta: np.ndarray) -> np.ndarray:
+    """Mean-centred effects: each position's four values minus their mean, ``(N, L, 4, T)``.
+
+    The centred value of the reference base is how much better (or worse) it is than the
+    average base there: the per-base importance drawn in logos."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return delta - np.nanmean(delta, axis=2, keepdims=True)
+
+
+def position_scores(delta: np.ndarray, how: str = "max_abs") -> np.ndarray:
+    """One importance per position and target, ``(N, L, T)``: ``max_abs`` (the largest
+    change any substitution makes) or ``mean_abs``."""
+    with warnings.catch_warnings():  # all-NaN positions (past a sequence's end) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if how == "max_abs":
+            return np.nanmax(np.abs(delta), axis=2)
+        if how == "mean_abs":
+            return np.nanmean(np.abs(delta), axis=2)
+    raise ValueError(f"how must be 'max_abs' or 'mean_abs', not {how!r}")

@@ -1,0 +1,101 @@
+"""Every importance method of the book on one model and one set of genes, side by side.
+
+:func:`importance` runs them and returns per-position scores ``(N, L_max, T)`` under one name
+each, so that :mod:`cornlib.interpret.recovery` can score them alike and :func:`agreement` can
+compare each with mutagenesis (the reference: it measures what the model does to a mutant,
+where gradients only approximate it locally).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from cornlib.interpret import gradients, ism, kmer_flip
+
+#: Method name → what it is (for tables and captions).
+METHODS = {
+    "ism": "saturation mutagenesis (largest |change| of the 3 substitutions)",
+    "grad_x_input": "gradient × input (one-hot)",
+    "grad_x_input_corrected": "gradient × input, mean over bases removed (Majdandzic et al.)",
+    "integrated_gradients": "integrated gradients from the uniform baseline",
+}
+
+
+def kmer_name(k: int) -> str:
+    """The method name of the k-mer flip with window ``k``."""
+    return f"kmer_flip_{k}"
+
+
+def importance(predictor, sequences: Sequence[str], *, kmer_ks: Sequence[int] = (6,),
+               kmer_draws: int = 2, ig_steps: int = 16, seed: int = 0, batch_size: int = 256,
+               device: str = "auto", progress: bool | None = None
+               ) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
+    """Run every method on ``sequences``.
+
+    Args:
+        predictor: a :class:`cornlib.models.predictor.TorchPredictor` of a model that reads
+            bases (gradients need its one-hot forward pass).
+        kmer_ks: the k-mer flip widths (each tiles the sequence, ``kmer_draws`` draws per
+            window).
+
+    Returns:
+        ``scores`` (method → ``(N, L_max, T)``; NaN past a sequence's end), the raw ISM
+        effects ``(N, L_max, 4, T)`` (for logos) and a table of each method's seconds and
+        model evaluations.
+    """
+    model = predictor.model
+    scores, timing = {}, []
+
+    def timed(name, n_evals, fn):
+        t0 = time.perf_counter()
+        out = fn()
+        timing.append({"method": name, "seconds": time.perf_counter() - t0,
+                       "evaluations": int(n_evals)})
+        return out
+
+    total = sum(map(len, sequences))
+    delta = timed("ism", 3 * total, lambda: ism.saturation(
+        predictor, sequences, batch_size=batch_size, device=device, progress=progress))
+    scores["ism"] = ism.position_scores(delta)
+    grad = timed("gradients", len(sequences) * len(predictor.targets),
+                 lambda: gradients.gradients(model, sequences, device=device))
+    scores["grad_x_input"] = gradients.times_input(grad, sequences)
+    scores["grad_x_input_corrected"] = gradients.times_input(gradients.correct(grad), sequences)
+    ig = timed("integrated_gradients", len(sequences) * len(predictor.targets) * ig_steps,
+               lambda: gradients.integrated_gradients(model, sequences, n_steps=ig_steps,
+                                                      device=device))
+    scores["integrated_gradients"] = ig.sum(axis=2)
+    for k in kmer_ks:
+        n = sum(len(kmer_flip.windows(len(s), k, k)) for s in sequences) * kmer_draws
+        flip = timed(kmer_name(k), n, lambda k=k: kmer_flip.flip(
+            predictor, sequences, k, draws=kmer_draws, seed=seed, batch_size=batch_size,
+            device=device, progress=progress))
+        scores[kmer_name(k)] = flip.effect
+    return scores, delta, pd.DataFrame(timing)
+
+
+def agreement(scores: dict[str, np.ndarray], reference: str = "ism") -> pd.DataFrame:
+    """Spearman correlation of each method's ``|score|`` with the reference's, per gene and
+    target: its median and quartiles over genes × targets."""
+    from scipy.stats import spearmanr
+
+    ref = np.abs(scores[reference])
+    rows = []
+    for name, values in scores.items():
+        if name == reference:
+            continue
+        rho = []
+        for i in range(ref.shape[0]):
+            for j in range(ref.shape[2]):
+                a, b = np.abs(values[i, :, j]), ref[i, :, j]
+                ok = np.isfinite(a) & np.isfinite(b)
+                if ok.sum() > 2 and np.ptp(a[ok]) > 0 and np.ptp(b[ok]) > 0:
+                    rho.append(spearmanr(a[ok], b[ok])[0])
+        q = np.quantile(rho, [0.25, 0.5, 0.75]) if rho else [np.nan] * 3
+        rows.append({"method": name, "spearman_median": q[1], "spearman_q25": q[0],
+                     "spearman_q75": q[2], "pairs": len(rho)})
+    return pd.DataFrame(rows)
