@@ -120,10 +120,15 @@ def add_parser(sub) -> None:
     p.add_argument("--fasta", help="genome FASTA: cut promoters from it (with --gff)")
     p.add_argument("--gff", help="GFF3 annotation of the genome")
     p.add_argument("--species", default="genome", help="species label for --fasta/--gff")
-    p.add_argument("-o", "--output", required=True, help="output table (.tsv)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_run_options(p, batch_size=64)
     p.add_argument("--window", default="tss", choices=list(WINDOWS),
                    help="which end of a long sequence to keep (default: the TSS end)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=command)
+
+
+def add_run_options(p, *, batch_size: int) -> None:
+    """The options every model-running subcommand shares: output, batch size, device, bar."""
+    p.add_argument("-o", "--output", required=True, help="output table (.tsv)")
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

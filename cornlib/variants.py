@@ -487,6 +487,8 @@ def command(args) -> int:
 
 def add_parser(sub) -> None:
     """The ``variants`` subcommand of ``cornlib``."""
+    from cornlib.predict import add_run_options
+
     p = sub.add_parser(
         "variants", help="predict the effect of promoter SNVs with a trained model",
         description="Score single-nucleotide variants (a VCF or a table) that fall in the "
@@ -503,10 +505,7 @@ def add_parser(sub) -> None:
     p.add_argument("--fasta", required=True, help="genome FASTA (plain, gzip or BGZF)")
     p.add_argument("--gff", required=True, help="GFF3 annotation of the genome")
     p.add_argument("--species", default="genome", help="species label of the promoters")
-    p.add_argument("-o", "--output", required=True, help="output table (.tsv)")
     p.add_argument("--split-multiallelic", action="store_true",
                    help="score each ALT of a multi-allelic record (default: skip the record)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_run_options(p, batch_size=256)
     p.set_defaults(func=command)
