@@ -12,13 +12,12 @@ oracle (:func:`fit_oracle`) reads the simulation's true sites instead of the seq
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,6 +25,7 @@ import pandas as pd
 from cornlib import CornlibWarning, features, sequence
 from cornlib.dataset import ModellingData
 from cornlib.evaluate import metrics
+from cornlib.runtime import limit_threads
 
 #: Columns of :attr:`BaselineFit.predictions`.
 PREDICTION_COLUMNS = ("model", "gene_id", "species", "target", "y_true", "y_pred")
@@ -122,7 +122,7 @@ def fit_sklearn(data: ModellingData, model: str, X, make: Callable[[Any], Any],
         grid: candidate settings (e.g. ridge alphas).
         featurize: sequences → ``X``; when given, each kept estimator is returned as a pipeline
             ``featurize → estimator`` that predicts from sequences.
-        threads: BLAS/OpenMP thread limit while fitting (see :func:`limit_threads`).
+        threads: BLAS/OpenMP thread limit while fitting (see :func:`cornlib.runtime.limit_threads`).
         only: fit only these target groups of :func:`target_groups` (default: all).
 
     Returns:
@@ -260,7 +260,7 @@ def motif_features(sequences: Sequence[str], motifs: Sequence, proximal: int = 1
         sequences: promoters, 5'→3' ending at the TSS.
         motifs: ``cornlib.motifs.Motif`` list (see :func:`pick_motifs`).
         proximal: TSS-proximal window of :func:`cornlib.features.core_promoter_elements`.
-        threads: BLAS thread limit during the scan (see :func:`limit_threads`).
+        threads: BLAS thread limit during the scan (see :func:`cornlib.runtime.limit_threads`).
     """
     with limit_threads(threads):
         scores = features.motif_scores(sequences, motifs)
@@ -306,32 +306,6 @@ def fit_motif_gbm(data: ModellingData, X: pd.DataFrame, *, max_iter: int = 200,
                        pd.DataFrame(tuning, columns=list(TUNING_COLUMNS)), estimators)
 
 
-@contextlib.contextmanager
-def limit_threads(n: int | None, *, torch: bool = False) -> Iterator[None]:
-    """Run a block with at most ``n`` BLAS/OpenMP threads (and torch threads), then restore.
-
-    ``None`` leaves the libraries' defaults. On a CPU shared with other jobs one thread is often
-    several times faster than two (OpenMP workers wait on each other).
-    """
-    from threadpoolctl import threadpool_limits
-
-    if n is None:
-        yield
-        return
-    if n < 1:
-        raise ValueError(f"threads must be positive or None, got {n}")
-    old = None
-    if torch:
-        import torch as _torch
-
-        old = _torch.get_num_threads()
-        _torch.set_num_threads(int(n))
-    try:
-        with threadpool_limits(limits=int(n)):
-            yield
-    finally:
-        if old is not None:
-            _torch.set_num_threads(old)
 
 
 def _r2_metric(pred) -> dict[str, float]:

@@ -257,7 +257,7 @@ def expected_expression(mean: np.ndarray, zero_probability: np.ndarray, sd: floa
 
 def noise_ceiling(observed: pd.DataFrame, signal: pd.DataFrame) -> pd.Series:
     """Per tissue ``R² = 1 - SSE(observed, signal) / SST(observed)``; tables share ``gene_id`` order."""
-    from cornlib.evaluate.metrics import r2_columns
+    from cornlib.stats import r2_columns
 
     tissues = [c for c in observed.columns if c != "gene_id"]
     r2 = r2_columns(observed[tissues].to_numpy(float), signal[tissues].to_numpy(float))

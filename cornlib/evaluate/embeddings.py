@@ -20,8 +20,8 @@ def embed(model, sequences: Sequence[str], *, batch_size: int = 64,
     import torch
 
     from cornlib.models.predictor import _batches
+    from cornlib.runtime import resolve_device
     from cornlib.sequence import normalize_all
-    from cornlib.training import resolve_device
 
     net = model.model
     if not hasattr(net, "embed"):

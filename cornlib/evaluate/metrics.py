@@ -21,6 +21,7 @@ from cornlib.evaluate.resample import METRICS, bootstrap_indices, bootstrap_weig
 from cornlib.evaluate.resample import interval as _interval
 from cornlib.evaluate.resample import resample_ranks as _resample_ranks  # noqa: F401
 from cornlib.evaluate.resample import weighted_metrics as _weighted_metrics
+from cornlib.stats import mean_r2, r2_columns
 
 __all__ = ["METRICS", "CEILING_METRICS", "NOISE_CEILING", "RESULT_COLUMNS", "DIFFERENCE_COLUMNS",
            "CI_METHODS", "score", "r2_columns", "mean_r2", "bootstrap_indices", "bootstrap_weights",
@@ -128,20 +129,6 @@ def score(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.nda
     return {m: float(rows[m]) for m in METRICS}
 
 
-def r2_columns(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """R² of each column of ``y_pred`` for the same column of ``y_true``, shape (n_targets,).
-
-    Truth first (``sklearn.metrics.r2_score`` order); NaN for a constant truth column.
-    """
-    t = np.asarray(y_true, dtype=float)
-    t = t.reshape(len(t), -1)
-    p = np.asarray(y_pred, dtype=float).reshape(t.shape)
-    return _metric_rows(t.T, p.T)["r2"]
-
-
-def mean_r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean R² over target columns (the model-selection score on ``valid``)."""
-    return float(np.nanmean(r2_columns(y_true, y_pred)))
 
 
 

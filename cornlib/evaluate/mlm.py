@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from cornlib.models.markov import MarkovModel
+from cornlib.models.markov import MarkovModel, unigram_logprobs
 from cornlib.sequence import BASES
 
 LOG2 = math.log(2.0)
@@ -165,19 +165,6 @@ def score_mlm(model, examples: list[dict], tokenizer, *, batch_size: int = 64) -
     finally:
         model.train(was_training)
     return pd.concat(parts, ignore_index=True)
-
-
-def unigram_logprobs(train_ids: list[list[int]], tokenizer, pseudocount: float = 1.0
-                     ) -> np.ndarray:
-    """Log-frequency ``(V,)`` of every token in the training examples, with a pseudocount.
-
-    Special tokens are never masked, so they get the pseudocount only.
-    """
-    counts = np.bincount(np.concatenate([np.asarray(x) for x in train_ids]),
-                         minlength=len(tokenizer)).astype(float)
-    counts[tokenizer.all_special_ids] = 0.0
-    counts += pseudocount
-    return np.log(counts / counts.sum())
 
 
 def score_unigram(logp: np.ndarray, targets: pd.DataFrame, tokenizer) -> pd.DataFrame:

@@ -49,7 +49,7 @@ def _attribute(method, model, sequences: Sequence[str], targets: Sequence[int] |
                batch_size: int, device: str, **kw) -> np.ndarray:
     import torch
 
-    from cornlib.training import resolve_device
+    from cornlib.runtime import resolve_device
 
     seqs = normalize_all(sequences)
     length = int(model.config.seq_length)
@@ -128,7 +128,7 @@ def token_attributions(model, tokenizer, sequences: Sequence[str], *,
     import torch
     from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
 
-    from cornlib.training import resolve_device
+    from cornlib.runtime import resolve_device
 
     seqs = normalize_all(sequences)
     dev = torch.device(resolve_device(device))

@@ -108,3 +108,16 @@ def _kmer_index(kmer: str) -> int:
     for ch in kmer:
         idx = idx * 4 + BASES.index(ch)
     return idx
+
+
+def unigram_logprobs(train_ids: list[list[int]], tokenizer, pseudocount: float = 1.0
+                     ) -> np.ndarray:
+    """Log-frequency ``(V,)`` of every token in the training examples, with a pseudocount.
+
+    Special tokens are never masked, so they get the pseudocount only.
+    """
+    counts = np.bincount(np.concatenate([np.asarray(x) for x in train_ids]),
+                         minlength=len(tokenizer)).astype(float)
+    counts[tokenizer.all_special_ids] = 0.0
+    counts += pseudocount
+    return np.log(counts / counts.sum())

@@ -119,7 +119,7 @@ class TorchPredictor(Predictor):
                  progress: bool | None) -> np.ndarray:
         import torch
 
-        from cornlib.training import resolve_device
+        from cornlib.runtime import resolve_device
 
         dev = torch.device(resolve_device(device))
         model = self.model.to(dev).eval()

@@ -62,8 +62,8 @@ def pretrain(codes: np.ndarray, eval_codes: np.ndarray | None, config,
     import torch
 
     from cornlib import training
-    from cornlib.baselines import limit_threads
     from cornlib.models.hybrid import CornHybridForMaskedLM
+    from cornlib.runtime import limit_threads
 
     output_dir = Path(output_dir)
     with torch.random.fork_rng(devices=[]):

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from cornlib.evaluate.metrics import r2_columns
+from cornlib.stats import r2_columns
 
 
 @dataclass
@@ -231,7 +231,7 @@ def finetune(model, train_dataset, eval_dataset, output_dir: str | os.PathLike, 
     import torch
 
     from cornlib import training
-    from cornlib.baselines import limit_threads
+    from cornlib.runtime import limit_threads
 
     output_dir = Path(output_dir)
     groups = layer_groups(model)

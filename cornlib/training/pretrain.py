@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cornlib import CornlibWarning, artifacts
-from cornlib.evaluate.mlm import unigram_logprobs
+from cornlib.models.markov import unigram_logprobs
 
 PROMOTER = "promoter"
 

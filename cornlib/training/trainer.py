@@ -7,18 +7,7 @@ import functools
 from pathlib import Path
 from typing import Any, Iterator
 
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in {"cpu", "cuda"}:
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but no CUDA GPU is visible to torch")
-    return device
+from cornlib.runtime import resolve_device
 
 
 def precision_kwargs(device: str) -> dict[str, bool]:
