@@ -99,13 +99,14 @@ def _batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
 
 def _bar(n_batches: int, progress: bool | None):
     """A tqdm bar over batches: shown when asked (default: more than 10 batches), at a terminal
-    or in Jupyter; never when ``TQDM_DISABLE`` is set (the book's builds). ``disable`` is only
-    passed to turn the bar off: passed as ``False`` it would override tqdm's ``TQDM_*``
-    environment settings."""
+    or in Jupyter, and never while ``TQDM_DISABLE`` is set (the book's builds run with
+    ``TQDM_DISABLE=1``). ``disable`` is only ever passed as ``True``: an explicit ``False``
+    would override tqdm's own reading of ``TQDM_*`` settings; and tqdm reads the environment
+    when it is imported, so the variable is read here, at each call, too."""
     from tqdm.auto import tqdm
 
     show = n_batches > 10 if progress is None else progress
-    off = {} if show else {"disable": True}
+    off = {} if show and not os.environ.get("TQDM_DISABLE") else {"disable": True}
     return tqdm(total=n_batches, desc="predict", unit="batch", leave=False, **off)
 
 
