@@ -202,8 +202,11 @@ def test_as_predictor_loads_wraps_or_passes_through(cnn_dir):
 
 
 def test_every_reader_of_a_model_folder_names_what_it_found(tok, cnn_dir, tmp_path):
-    from cornlib.models import encoders
+    from cornlib.models import encoders, kinds
 
+    assert kinds.kind_of({"model_type": "cornbert"}).inputs == "tokens"
+    assert kinds.kind_of(models.PromoterCNNConfig()).name == "cnn"
+    assert kinds.kind_of({"model_type": "bert"}) is None
     mlm = models.new_mlm(models.config_for_tokenizer(tok, max_length=32, layers=1, hidden=16,
                                                      heads=2, intermediate=32))
     mlm.save_pretrained(tmp_path / "mlm")
@@ -215,6 +218,13 @@ def test_every_reader_of_a_model_folder_names_what_it_found(tok, cnn_dir, tmp_pa
         encoders.regressor_from_mlm(tmp_path / "nowhere")
     model, report = encoders.regressor_from_mlm(tmp_path / "mlm", n_targets=2)
     assert isinstance(model, models.CornBertForRegression) and report["missing"]
+    cfg = models.CornHybridConfig(seq_length=64, stem_channels=8, stem_kernel=5, pool=8,
+                                  hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                  intermediate_size=32)
+    models.CornHybridForMaskedLM(cfg).save_pretrained(tmp_path / "hybrid")
+    model, report = encoders.regressor_from_mlm(tmp_path / "hybrid", n_targets=2)
+    assert isinstance(model, models.CornHybridForRegression)
+    assert report["missing"] and all(k.startswith("head.") for k in report["missing"])
 
 
 def test_progress_bars_obey_tqdm_disable(cnn_dir, monkeypatch, capfd):

@@ -2,7 +2,7 @@
 BPE transformer apart, and the one reader of a saved model folder's ``config.json``.
 
 Everything else asks :func:`kind_of` (a model, a config or a ``config.json`` dict) for a
-:class:`Kind` (what the model reads, its classes, its encoder) instead of testing classes or
+:class:`Kind` (what the model reads, its classes) instead of testing classes or
 attributes, and reads saved folders with :func:`read_config`, whose errors name the folder and
 what it holds (a masked LM where a regressor is wanted, a foreign model by its ``model_type``).
 """
@@ -17,9 +17,6 @@ from typing import Any, Collection
 
 from cornlib.models import cnn, cornbert, hybrid
 
-#: What a model reads: base codes of a fixed width, or BPE tokens (it needs its tokenizer).
-INPUTS = ("bases", "tokens")
-
 
 @dataclass(frozen=True)
 class Kind:
@@ -32,7 +29,6 @@ class Kind:
             tokens, at most ``config.max_tokens``; the model needs its tokenizer).
         regressor: its expression-model class.
         masked_lm: its masked-LM class (``None``: it is not pretrained).
-        encoder: the regressor's attribute holding the encoder (``None`` for the CNN).
     """
 
     name: str
@@ -40,19 +36,19 @@ class Kind:
     inputs: str
     regressor: type
     masked_lm: type | None
-    encoder: str | None
 
     def width(self, config: Any) -> int:
         """The most bases (``"bases"``) or tokens (``"tokens"``) a model of ``config`` reads."""
         return int(config.seq_length if self.inputs == "bases" else config.max_tokens)
 
 
+#: Every cornlib model family.
 KINDS = (
-    Kind("cnn", cnn.MODEL_TYPE, "bases", cnn.PromoterCNN, None, None),
+    Kind("cnn", cnn.MODEL_TYPE, "bases", cnn.PromoterCNN, None),
     Kind("hybrid", hybrid.MODEL_TYPE, "bases", hybrid.CornHybridForRegression,
-         hybrid.CornHybridForMaskedLM, "hybrid"),
+         hybrid.CornHybridForMaskedLM),
     Kind("cornbert", cornbert.MODEL_TYPE, "tokens", cornbert.CornBertForRegression,
-         cornbert.CornBertForMaskedLM, "roberta"),
+         cornbert.CornBertForMaskedLM),
 )
 _BY_TYPE = {k.model_type: k for k in KINDS}
 
