@@ -10,8 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-#: The ends of a long sequence that can be kept (see :mod:`cornlib.models.predictor`).
-WINDOWS = ("tss", "start")
+from cornlib.sequence.windows import WINDOWS
 
 
 def promoter_settings(model) -> dict[str, Any]:
@@ -27,7 +26,7 @@ def promoter_settings(model) -> dict[str, Any]:
 def _load(model):
     from cornlib.models import predictor
 
-    return model if isinstance(model, predictor.Predictor) else predictor.load(model)
+    return predictor.as_predictor(model)
 
 
 def from_fasta(model, fasta: str | os.PathLike, *, batch_size: int = 64, device: str = "auto",

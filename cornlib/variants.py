@@ -453,7 +453,7 @@ def run(model, variants: str | os.PathLike, fasta: str | os.PathLike, gff: str |
     from cornlib.models import predictor
     from cornlib.predict import promoter_settings
 
-    model = model if isinstance(model, predictor.Predictor) else predictor.load(model)
+    model = predictor.as_predictor(model)
     reader = read_table if table else read_vcf
     found = reader(variants, split_multiallelic=split_multiallelic)
     if found.empty:

@@ -242,3 +242,43 @@ def test_token_attributions_spread_each_token_over_its_bases(tok):
     assert np.nansum(gxi[0, :, 1]) == pytest.approx(float(per_token[real & ~special].sum()), abs=1e-4)
     ig = gradients.token_attributions(model, tok, seqs[:1], targets=[0], n_steps=8)
     assert ig.shape == (1, 40, 1) and np.isfinite(ig).all()
+
+
+def test_gradients_keep_the_bases_the_predictor_keeps():
+    model = _cnn()
+    long = _seqs(1, 100, seed=5)[0]
+    tss = gradients.gradients(model, [long])  # a bare model: the predictor's default window
+    np.testing.assert_allclose(tss, gradients.gradients(predictor.from_model(model), [long]))
+    assert np.isnan(tss[0, :36]).all() and np.isfinite(tss[0, 36:]).all()
+    np.testing.assert_allclose(tss[0, 36:], gradients.gradients(model, [long[36:]])[0],
+                               atol=1e-6)
+    start = gradients.gradients(predictor.from_model(model, window="start"), [long])
+    assert np.isfinite(start[0, :64]).all() and np.isnan(start[0, 64:]).all()
+    # the 5' window reads the first 64 bases as the model reads a 64-base promoter
+    np.testing.assert_allclose(start[0, :64], gradients.gradients(model, [long[:64]])[0],
+                               atol=1e-6)
+    ig = gradients.integrated_gradients(predictor.from_model(model, window="start"), [long],
+                                        n_steps=4, targets=[0])
+    assert np.isfinite(ig[0, :64]).all() and np.isnan(ig[0, 64:]).all()
+
+
+def test_token_attributions_keep_the_end_the_predictor_keeps(tok):
+    config = models.config_for_tokenizer(tok, max_length=12, layers=1, hidden=16, heads=2,
+                                         intermediate=32, dropout=0.0, num_labels=2)
+    torch.manual_seed(0)
+    model = models.CornBertForRegression(config).eval()
+    seq = _seqs(1, 120, seed=6)[0]
+    tss = gradients.token_attributions(model, tok, [seq])
+    start = gradients.token_attributions(predictor.from_model(model, tok, window="start"), None,
+                                         [seq])
+    assert np.isfinite(tss[0, -1]).all() and np.isnan(tss[0, 0]).all()
+    assert np.isfinite(start[0, 0]).all() and np.isnan(start[0, -1]).all()
+    with pytest.raises(ValueError, match="does not read bases"):
+        gradients.gradients(predictor.from_model(model, tok), [seq])
+
+
+def test_gradients_give_the_model_back_as_they_found_it():
+    model = _cnn().train()
+    gradients.gradients(model, ["ACGT" * 16], device="cpu")
+    gradients.integrated_gradients(model, ["ACGT" * 16], n_steps=2, device="cpu")
+    assert model.training and all(m.training for m in model.modules())

@@ -139,3 +139,101 @@ def test_import_alone_registers_the_auto_classes(tok, cnn_dir, bert_dir, tmp_pat
                           str(tmp_path / "mlm")], capture_output=True, text=True, check=True,
                          env={"HF_HUB_OFFLINE": "1", "PATH": ""})
     assert out.stdout.split() == ["PromoterCNN", "CornBertForRegression", "CornBertForMaskedLM"]
+
+
+def _hybrid(seq_length=64):
+    from cornlib.models import hybrid
+
+    cfg = hybrid.CornHybridConfig(seq_length=seq_length, stem_channels=8, stem_kernel=5, pool=8,
+                                  hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                  intermediate_size=32, target_names=TISSUES)
+    return hybrid.regressor(cfg, n_targets=2)
+
+
+def test_apply_runs_any_function_of_the_model_in_input_order(cnn_dir):
+    from cornlib.evaluate import embeddings
+
+    model = _hybrid().eval()
+    p = predictor.from_model(model)
+    seqs = _seqs(13)
+    vec = embeddings.embed(p, seqs, batch_size=4)
+    codes = predictor.bases_encoder(64)(seqs)["input_ids"]
+    with torch.no_grad():
+        direct = model.embed(codes).numpy()
+    assert vec.shape == direct.shape and vec.dtype == np.float32
+    np.testing.assert_allclose(vec, direct, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(p.apply(seqs, batch_size=3), p.predict(seqs).to_numpy(),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="has no embed"):
+        embeddings.embed(predictor.load(cnn_dir), seqs)
+
+
+def test_models_come_back_in_the_mode_and_place_they_were_lent_in():
+    from cornlib.evaluate import embeddings
+    from cornlib.models.state import preserve_state
+
+    model = _hybrid().train()
+    model.hybrid.eval()  # a frozen encoder under a training head stays that way
+    p = predictor.from_model(model)
+    p.predict(_seqs(5), device="cpu")
+    embeddings.embed(p, _seqs(5), device="cpu")
+    assert model.training and model.head.training and not model.hybrid.training
+    assert next(model.parameters()).device.type == "cpu"
+    with pytest.raises(RuntimeError, match="boom"):
+        with preserve_state(model, "cpu") as net:
+            assert not net.training
+            raise RuntimeError("boom")
+    assert model.training and not model.hybrid.training
+
+
+def test_as_predictor_loads_wraps_or_passes_through(cnn_dir):
+    p = predictor.as_predictor(cnn_dir)
+    assert isinstance(p, predictor.TorchPredictor) and p.window == "tss"
+    assert predictor.as_predictor(p) is p
+    wrapped = predictor.as_predictor(p.model, window="start")
+    assert wrapped.window == "start" and wrapped.model is p.model
+    assert p.kind.name == "cnn" and p.kind.inputs == "bases"
+    with pytest.raises(ValueError, match="keeps the 'tss' window"):
+        predictor.as_predictor(p, window="start")
+    with pytest.raises(ValueError, match="not a cornlib expression model"):
+        predictor.as_predictor(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="window must be one of"):
+        predictor.load(cnn_dir, window="middle")
+
+
+def test_every_reader_of_a_model_folder_names_what_it_found(tok, cnn_dir, tmp_path):
+    from cornlib.models import encoders, kinds
+
+    assert kinds.kind_of({"model_type": "cornbert"}).inputs == "tokens"
+    assert kinds.kind_of(models.PromoterCNNConfig()).name == "cnn"
+    assert kinds.kind_of({"model_type": "bert"}) is None
+    mlm = models.new_mlm(models.config_for_tokenizer(tok, max_length=32, layers=1, hidden=16,
+                                                     heads=2, intermediate=32))
+    mlm.save_pretrained(tmp_path / "mlm")
+    with pytest.raises(ValueError, match=f"{cnn_dir}.*PromoterCNN, not a cornlib masked LM"):
+        encoders.regressor_from_mlm(cnn_dir)
+    with pytest.raises(ValueError, match="PromoterCNN, not a CornBERT masked LM"):
+        models.load_mlm(cnn_dir)
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'nowhere'} holds no config.json"):
+        encoders.regressor_from_mlm(tmp_path / "nowhere")
+    model, report = encoders.regressor_from_mlm(tmp_path / "mlm", n_targets=2)
+    assert isinstance(model, models.CornBertForRegression) and report["missing"]
+    cfg = models.CornHybridConfig(seq_length=64, stem_channels=8, stem_kernel=5, pool=8,
+                                  hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                  intermediate_size=32)
+    models.CornHybridForMaskedLM(cfg).save_pretrained(tmp_path / "hybrid")
+    model, report = encoders.regressor_from_mlm(tmp_path / "hybrid", n_targets=2)
+    assert isinstance(model, models.CornHybridForRegression)
+    assert report["missing"] and all(k.startswith("head.") for k in report["missing"])
+
+
+def test_progress_bars_obey_tqdm_disable(cnn_dir, monkeypatch, capfd):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    assert not predictor._bar(50, None).disable  # shown at a terminal or in Jupyter
+    assert predictor._bar(5, None).disable and predictor._bar(50, False).disable
+    monkeypatch.setenv("TQDM_DISABLE", "1")  # the book's builds (papermill)
+    assert predictor._bar(50, None).disable and predictor._bar(50, True).disable
+    capfd.readouterr()
+    predictor.load(cnn_dir).predict(_seqs(30), batch_size=1)  # 30 batches
+    predictor.load(cnn_dir).predict(_seqs(30), batch_size=1, progress=True)
+    assert "predict" not in capfd.readouterr().err

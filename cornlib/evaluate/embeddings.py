@@ -11,35 +11,28 @@ import numpy as np
 import pandas as pd
 
 
-def embed(model, sequences: Sequence[str], *, batch_size: int = 64,
-          device: str = "auto") -> np.ndarray:
+def embed(model, sequences: Sequence[str], *, batch_size: int = 64, device: str = "auto",
+          progress: bool | None = None) -> np.ndarray:
     """The vector the regression head reads for each sequence, shape (n, d).
 
-    ``model`` is a :class:`cornlib.models.predictor.TorchPredictor` of a hybrid regressor.
+    ``model`` is a :class:`cornlib.models.predictor.TorchPredictor` of a hybrid regressor (or
+    its saved folder); it runs through the predictor's inference loop
+    (:meth:`~cornlib.models.predictor.TorchPredictor.apply`), which leaves the model as it
+    found it.
     """
-    import torch
+    from cornlib.models import predictor
 
-    from cornlib.models.predictor import _batches
-    from cornlib.runtime import resolve_device
-    from cornlib.sequence import normalize_all
-
-    net = model.model
-    if not hasattr(net, "embed"):
+    model = predictor.as_predictor(model)
+    kind = getattr(model, "kind", None)
+    if kind is None or kind.name != "hybrid":
+        net = getattr(model, "model", model)
         raise ValueError(f"{type(net).__name__} has no embed(); use a hybrid regressor")
-    seqs = normalize_all(sequences)
-    dev = torch.device(resolve_device(device))
-    net = net.to(dev).eval()
-    rows = []
-    out = None
-    for idx in _batches(np.fromiter(map(len, seqs), np.int64, len(seqs)), batch_size):
-        batch = model.encode([seqs[i] for i in idx])
-        with torch.inference_mode():
-            vec = net.embed(batch["input_ids"].to(dev)).float().cpu().numpy()
-        if out is None:
-            out = np.zeros((len(seqs), vec.shape[1]), dtype=np.float32)
-        out[idx] = vec
-        rows.append(idx)
-    return out
+    return model.apply(sequences, _embed, batch_size=batch_size, device=device,
+                       progress=progress)
+
+
+def _embed(model, batch: dict):
+    return model.embed(**batch)
 
 
 def project(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:

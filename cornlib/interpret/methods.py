@@ -47,7 +47,6 @@ def importance(predictor, sequences: Sequence[str], *, kmer_ks: Sequence[int] = 
         effects ``(N, L_max, 4, T)`` (for logos) and a table of each method's seconds and
         model evaluations.
     """
-    model = predictor.model
     scores, timing = {}, []
 
     def timed(name, n_evals, fn):
@@ -62,12 +61,12 @@ def importance(predictor, sequences: Sequence[str], *, kmer_ks: Sequence[int] = 
         predictor, sequences, batch_size=batch_size, device=device, progress=progress))
     scores["ism"] = ism.position_scores(delta)
     grad = timed("gradients", len(sequences) * len(predictor.targets),
-                 lambda: gradients.gradients(model, sequences, device=device))
+                 lambda: gradients.gradients(predictor, sequences, device=device))
     scores["grad_x_input"] = gradients.times_input(grad, sequences)
     scores["grad_x_input_corrected"] = gradients.times_input(gradients.correct(grad), sequences)
     ig = timed("integrated_gradients", len(sequences) * len(predictor.targets) * ig_steps,
-               lambda: gradients.integrated_gradients(model, sequences, n_steps=ig_steps,
-                                                      device=device))
+               lambda: gradients.integrated_gradients(predictor, sequences,
+                                                      n_steps=ig_steps, device=device))
     scores["integrated_gradients"] = ig.sum(axis=2)
     for k in kmer_ks:
         n = sum(len(kmer_flip.windows(len(s), k, k)) for s in sequences) * kmer_draws

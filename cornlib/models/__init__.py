@@ -7,6 +7,9 @@
 - :mod:`cornlib.models.targets`: what a saved regressor records about its targets.
 - :mod:`cornlib.models.markov`: the Markov-chain baseline of masked-LM scoring.
 - :mod:`cornlib.models.predictor`: any trained model as DNA strings in, genes × tissues out.
+- :mod:`cornlib.models.kinds`: which model is which (what it reads, its classes), and the one
+  reader of a saved folder's ``config.json``; each module's ``MODEL_TYPE`` is its own.
+- :mod:`cornlib.models.state`: borrow a caller's model and give it back as it was.
 
 ``import cornlib.models`` is all it takes for ``transformers.AutoModelForMaskedLM`` (or
 ``AutoModelForSequenceClassification``) ``.from_pretrained(folder)`` to load a cornlib model.
@@ -16,7 +19,6 @@ from cornlib.models import cnn, cornbert, hybrid
 from cornlib.models.cnn import PromoterCNN, PromoterCNNConfig
 from cornlib.models.cornbert import (
     ATTN_IMPLEMENTATION,
-    MODEL_TYPE,
     SHAPE_KEYS,
     CornBertConfig,
     CornBertForMaskedLM,
@@ -37,7 +39,7 @@ from cornlib.models.hybrid import (
     CornHybridModel,
 )
 
-__all__ = ["ATTN_IMPLEMENTATION", "MODEL_TYPE", "SHAPE_KEYS", "CornBertConfig",
+__all__ = ["ATTN_IMPLEMENTATION", "SHAPE_KEYS", "CornBertConfig",
            "CornBertForMaskedLM", "CornBertForRegression", "CornBertModel",
            "CornBertPreTrainedModel", "CornHybridConfig", "CornHybridForMaskedLM",
            "CornHybridForRegression", "CornHybridModel", "MeanPool", "PromoterCNN", "PromoterCNNConfig",

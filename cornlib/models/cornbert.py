@@ -314,23 +314,15 @@ def load_mlm(path: str | os.PathLike, tokenizer=None) -> CornBertForMaskedLM:
 
     Raises:
         FileNotFoundError: ``path`` holds no ``config.json`` or no weights.
-        ValueError: the checkpoint is not a cornlib model, or its vocabulary / special ids differ
-            from the tokenizer's.
+        ValueError: the checkpoint is not a CornBERT masked LM (naming what it is), or its
+            vocabulary / special ids differ from the tokenizer's.
     """
-    import json
-    from pathlib import Path
+    from cornlib.models import kinds
 
-    path = Path(path)
-    if not (path / "config.json").exists():
-        raise FileNotFoundError(f"{path} holds no config.json: pass a folder written by "
-                                "model.save_pretrained (e.g. <run_dir>/pretrain/model)")
-    if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
-        raise FileNotFoundError(f"{path} holds a config.json but no weights (*.safetensors)")
     register()
-    raw = json.loads((path / "config.json").read_text())
-    if raw.get("model_type") != MODEL_TYPE:
-        raise ValueError(f"{path}/config.json has model_type {raw.get('model_type')!r}, not "
-                         f"{MODEL_TYPE!r}: it was not written by cornlib.models")
+    kinds.read_config(path, accept=("CornBertForMaskedLM",), wanted="a CornBERT masked LM",
+                      advice="a folder written by masked-LM pretraining with "
+                             "model.save_pretrained (e.g. <run_dir>/pretrain/model)")
     config = CornBertConfig.from_pretrained(path)
     if tokenizer is not None:
         want = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,

@@ -3,7 +3,6 @@ swapped for a fresh regression head, and the load checked key by key."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -26,29 +25,20 @@ def regressor_from_mlm(path: str | os.PathLike, **config: Any) -> tuple[Any, dic
         ValueError: not a cornlib masked LM, or encoder weights missing from the checkpoint.
     """
     import cornlib.models  # noqa: F401  (registers the Auto classes)
-    from cornlib.models.cornbert import ATTN_IMPLEMENTATION, CornBertForRegression
-    from cornlib.models.cornbert import MODEL_TYPE as BERT
-    from cornlib.models.hybrid import MODEL_TYPE as HYBRID
-    from cornlib.models.hybrid import CornHybridForRegression
+    from cornlib.models import kinds
+    from cornlib.models.cornbert import ATTN_IMPLEMENTATION
 
     path = Path(path)
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{path} holds no config.json: pass the folder of a pretrained "
-                                "masked LM (e.g. <run_dir>/finetune/pretrain/model)")
-    raw = json.loads((path / "config.json").read_text())
-    arch = raw.get("architectures") or []
-    if not any(a.endswith("ForMaskedLM") for a in arch) or raw.get("model_type") not in (
-            BERT, HYBRID):
-        raise ValueError(f"{path}/config.json describes {arch or raw.get('model_type')!r}, "
-                         "not a cornlib masked LM")
-    if raw["model_type"] == HYBRID:
-        model, info = CornHybridForRegression.from_pretrained(path, output_loading_info=True,
-                                                              **config)
+    _, kind = kinds.read_config(
+        path, accept=kinds.MASKED_LMS, wanted="a cornlib masked LM", weights=False,
+        advice="the folder of a pretrained masked LM (e.g. <run_dir>/finetune/pretrain/model)")
+    if kind.name != "cornbert":
+        model, info = kind.regressor.from_pretrained(path, output_loading_info=True, **config)
         heads = ("head.",)
     else:
         config.setdefault("num_labels", config.get("n_targets", 1))
         config.pop("n_targets", None)
-        model, info = CornBertForRegression.from_pretrained(
+        model, info = kind.regressor.from_pretrained(
             path, output_loading_info=True, attn_implementation=ATTN_IMPLEMENTATION, **config)
         heads = ("head.", "lm_head.")
     report = {k: sorted(info.get(k, [])) for k in ("missing_keys", "unexpected_keys")}

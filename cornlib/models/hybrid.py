@@ -339,19 +339,12 @@ def register() -> None:
                                                 exist_ok=True)
 
 
-def parameter_count(model: nn.Module) -> int:
-    """Trainable and frozen parameters together."""
-    return sum(p.numel() for p in model.parameters())
-
-
 def flops_per_sequence(config: CornHybridConfig) -> float:
     """Approximate forward FLOPs for one sequence (2 × multiply-adds of stem and encoder)."""
     n, h = config.n_bins, config.hidden_size
     stem = 2 * config.seq_length * 5 * config.stem_channels * config.stem_kernel
     per_layer = 2 * n * (4 * h * h + 2 * h * config.intermediate_size) + 4 * n * n * h
     return float(stem + config.num_hidden_layers * per_layer + 2 * n * config.stem_channels * h)
-
-
 
 
 def regressor(config: CornHybridConfig, seed: int = 0, **fields: Any) -> CornHybridForRegression:

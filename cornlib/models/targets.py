@@ -56,10 +56,6 @@ def target_names(config: Any) -> list[str]:
     return [f"target_{i}" for i in range(int(n))]
 
 
-#: The losses a regressor can be trained with (config field ``loss``).
-LOSSES = ("mse", "mixed")
-
-
 def expressed_threshold(tpm: float, transform: str | None) -> float:
     """A TPM threshold in the units of the targets: ``log(tpm + 1)`` for ``"log1p"`` targets.
 
