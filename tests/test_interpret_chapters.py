@@ -249,3 +249,12 @@ def test_inputs_read_through_the_registry(tmp_path):
     assert dirs["transformer"] == tmp_path / "finetune" / "pretrained" / "model"
     assert valid.index.tolist() == ["pretrained", "random_init"]
     assert isinstance(valid, pd.DataFrame) and valid.iloc[:, 0].tolist() == [0.3, 0.2]
+
+
+def test_verdict_counts_fill_every_status():
+    verdicts = pd.DataFrame({"model": ["t", "t", "t", "c"],
+                             "status": ["found", "missed", "missed", "invented"]})
+    counts = motifs.verdict_counts(verdicts)
+    assert counts.index.tolist() == ["t", "c"]
+    assert counts.columns.tolist() == ["found", "family", "missed", "invented"]
+    assert counts.loc["t"].tolist() == [1, 0, 2, 0] and counts.loc["c"].tolist() == [0, 0, 0, 1]

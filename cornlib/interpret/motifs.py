@@ -291,6 +291,20 @@ def verdict_table(verdicts: pd.DataFrame) -> pd.DataFrame:
     return verdicts[keep].rename(columns=cols).reset_index(drop=True)
 
 
+#: :func:`compare` status → its short key in :func:`verdict_counts`.
+VERDICT_KEYS = {"found": "found", "found (same family)": "family", "missed": "missed",
+                "invented": "invented"}
+
+
+def verdict_counts(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Rows of each status per ``model`` (rows, in order of appearance) under the keys of
+    :data:`VERDICT_KEYS` (columns; 0 where a status does not occur)."""
+    counts = pd.crosstab(verdicts["model"], verdicts["status"])
+    counts = counts.reindex(index=pd.unique(verdicts["model"]), columns=list(VERDICT_KEYS),
+                            fill_value=0)
+    return counts.rename(columns=VERDICT_KEYS).rename_axis(index="model", columns=None)
+
+
 def _hit_fields(hit) -> tuple:
     if hit is None:
         return (None, None, None, None, np.nan)
@@ -298,7 +312,7 @@ def _hit_fields(hit) -> tuple:
 
 
 __all__ = ["MATCH_COLUMNS", "COMPARE_COLUMNS", "Pattern", "discover", "seqlet_table", "match", "compare",
-           "verdict_table", "from_gradients"]
+           "verdict_table", "VERDICT_KEYS", "verdict_counts", "from_gradients"]
 
 
 def compile_kernels(seed: int = 0) -> None:
