@@ -23,6 +23,7 @@ ARTIFACTS: dict[str, str] = {
     "split.parquet": "split",
     "split/clusters.parquet": "split",
     "baselines": "baselines",
+    "baselines/cnn/tissues/model": "baselines",
     "corpus.parquet": "tokenizer",
     "tokenizer": "tokenizer",
     "tokenizer_report.json": "tokenizer",

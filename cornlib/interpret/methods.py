@@ -16,14 +16,6 @@ import pandas as pd
 
 from cornlib.interpret import gradients, ism, kmer_flip
 
-#: Method name → what it is (for tables and captions).
-METHODS = {
-    "ism": "saturation mutagenesis (largest |change| of the 3 substitutions)",
-    "grad_x_input": "gradient × input (one-hot)",
-    "grad_x_input_corrected": "gradient × input, mean over bases removed (Majdandzic et al.)",
-    "integrated_gradients": "integrated gradients from the uniform baseline",
-}
-
 
 def kmer_name(k: int) -> str:
     """The method name of the k-mer flip with window ``k``."""
@@ -98,3 +90,27 @@ def agreement(scores: dict[str, np.ndarray], reference: str = "ism") -> pd.DataF
         rows.append({"method": name, "spearman_median": q[1], "spearman_q25": q[0],
                      "spearman_q75": q[2], "pairs": len(rho)})
     return pd.DataFrame(rows)
+
+
+def by_model(models: dict[str, object], sequences: Sequence[str], **kw
+             ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray], pd.DataFrame]:
+    """:func:`importance` of every model on the same ``sequences`` (``kw``: its options).
+
+    Returns:
+        ``scores[model][method]``, the raw ISM effects per model, and the seconds of each
+        method (rows) per model (columns)."""
+    scores, effects, timing = {}, {}, []
+    for name, model in models.items():
+        scores[name], effects[name], t = importance(model, sequences, **kw)
+        timing.append(t.assign(model=name))
+    seconds = pd.concat(timing).pivot(index="method", columns="model", values="seconds")
+    return scores, effects, seconds[list(models)]
+
+
+def agreement_by_model(scores: dict[str, dict[str, np.ndarray]],
+                       reference: str = "ism") -> pd.DataFrame:
+    """Median Spearman correlation of each method (rows) with ``reference``, per model
+    (columns): :func:`agreement` of every model."""
+    rows = pd.concat([agreement(s, reference).assign(model=m) for m, s in scores.items()])
+    wide = rows.pivot(index="method", columns="model", values="spearman_median")
+    return wide[list(scores)]

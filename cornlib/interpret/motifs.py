@@ -16,6 +16,7 @@ G, T, as in :mod:`cornlib.motifs`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -106,7 +107,9 @@ def discover(one_hot: np.ndarray, attributions: np.ndarray, *, window: int = 15,
                     trim_to_window_size=max(window, 20), min_num_to_trim_to=min(30, min_cluster),
                     nearest_neighbors_to_compute=min(500, max_seqlets), verbose=False)
     settings.update(options)
-    pos, neg = TFMoDISco(one_hot=x, hypothetical_contribs=a, **settings)
+    with warnings.catch_warnings():  # 0/0 in modiscolite's PPM of an empty window
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"modiscolite\.")
+        pos, neg = TFMoDISco(one_hot=x, hypothetical_contribs=a, **settings)
     out = []
     for prefix, sign, found in (("pos", "positive", pos), ("neg", "negative", neg)):
         found = sorted(found or [], key=lambda p: -len(p.seqlets))
@@ -278,13 +281,38 @@ def compare(matches: pd.DataFrame, driver_ids: Sequence[str], *, q: float = 0.05
     return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
 
 
+def verdict_table(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The :func:`compare` rows (with an optional ``model`` column first) as a page shows them:
+    the verdict, the driver's name, the pattern behind the verdict, its JASPAR match and the
+    match's q-value; IDs and families left out."""
+    cols = {"status": "verdict", "driver_name": "driver", "pattern": "pattern",
+            "name": "match", "q_value": "q"}
+    keep = (["model"] if "model" in verdicts.columns else []) + list(cols)
+    return verdicts[keep].rename(columns=cols).reset_index(drop=True)
+
+
+#: :func:`compare` status → its short key in :func:`verdict_counts`.
+VERDICT_KEYS = {"found": "found", "found (same family)": "family", "missed": "missed",
+                "invented": "invented"}
+
+
+def verdict_counts(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Rows of each status per ``model`` (rows, in order of appearance) under the keys of
+    :data:`VERDICT_KEYS` (columns; 0 where a status does not occur)."""
+    counts = pd.crosstab(verdicts["model"], verdicts["status"])
+    counts = counts.reindex(index=pd.unique(verdicts["model"]), columns=list(VERDICT_KEYS),
+                            fill_value=0)
+    return counts.rename(columns=VERDICT_KEYS).rename_axis(index="model", columns=None)
+
+
 def _hit_fields(hit) -> tuple:
     if hit is None:
         return (None, None, None, None, np.nan)
     return (hit["pattern"], hit["matrix_id"], hit["name"], hit["family"], float(hit["q_value"]))
 
 
-__all__ = ["MATCH_COLUMNS", "COMPARE_COLUMNS", "Pattern", "discover", "seqlet_table", "match", "compare"]
+__all__ = ["MATCH_COLUMNS", "COMPARE_COLUMNS", "Pattern", "discover", "seqlet_table", "match", "compare",
+           "verdict_table", "VERDICT_KEYS", "verdict_counts", "from_gradients"]
 
 
 def compile_kernels(seed: int = 0) -> None:
@@ -311,3 +339,21 @@ def compile_kernels(seed: int = 0) -> None:
 
 if __name__ == "__main__":
     compile_kernels()
+
+
+def from_gradients(predictor, sequences: Sequence[str], *, device: str = "auto",
+                   **options) -> list[Pattern]:
+    """:func:`discover` on a model's gradients of its mean over targets, corrected
+    (:func:`cornlib.interpret.gradients.correct`), for ``sequences`` (``options``: those of
+    :func:`discover`, e.g. ``max_seqlets``, ``leiden_runs``).
+
+    Args:
+        predictor: a :class:`cornlib.models.predictor.TorchPredictor` of a model that reads
+            bases (gradients need its one-hot forward pass).
+    """
+    from cornlib.interpret import gradients
+
+    grad = gradients.gradients(predictor.model, sequences, targets="mean", device=device)
+    hyp = np.nan_to_num(gradients.correct(grad)[..., 0])
+    x = gradients.one_hot(sequences, hyp.shape[1], "start")
+    return discover(x, hyp, **options)

@@ -1,0 +1,260 @@
+"""The library side of chapters 09-10: site geometry, the TSS profile, variant separation,
+model comparison, page tables and the chapters' inputs."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cornlib import models
+from cornlib.interpret import (
+    geometry,
+    gradients,
+    inputs,
+    kmer_flip,
+    methods,
+    motifs,
+    profile,
+    recovery,
+    tables,
+    variant_effects,
+)
+from cornlib.models import predictor
+
+MOTIF = "TGACGTCA"
+
+
+class MotifCounter:
+    """target 0 = count of MOTIF, target 1 = GC fraction."""
+
+    def predict(self, seqs):
+        return np.array([[s.count(MOTIF), (s.count("G") + s.count("C")) / len(s)] for s in seqs])
+
+
+def _motif_predictor():
+    return predictor.SklearnPredictor(MotifCounter(), ["motif", "gc"])
+
+
+def _genes(n=5, length=60, seed=0):
+    rng = np.random.default_rng(seed)
+    seqs = ["".join(rng.choice(list("AT"), length)) for _ in range(n)]
+    seqs = [s[:30] + MOTIF + s[38:] for s in seqs]
+    return pd.DataFrame({"gene_id": [f"g{i}" for i in range(n)], "sequence": seqs})
+
+
+CARD = {"tissues": ["t1", "t2"],
+        "drivers": [{"matrix_id": "M1", "length": 4, "effects": {"t1": 1.0, "t2": 0.0}},
+                    {"matrix_id": "M2", "length": 6, "effects": {"t1": 0.0, "t2": -1.0}}]}
+TRUTH = pd.DataFrame({
+    "gene_id": ["g1", "g1", "g2", "g2", "g2"], "motif": ["M1", "M2", "M1", "M2", "sim:TATA"],
+    "motif_name": ["one", "two", "one", "two", "TATA"],
+    "role": ["driver", "driver", "driver", "driver", "core"],
+    "position": [-20, -100, -30, -12, -25], "contribution": [0.5, -0.2, 0.1, -0.9, 2.0],
+    "peak_tissue": ["t1", "t2", "t1", "t2", "t1"]})
+
+
+def test_strongest_site_and_its_window():
+    # g2 (TSS at 50 of 60 bases) holds the largest |contribution| among drivers (the core's
+    # larger one does not count): M2 at -12, acting most in t2.
+    w = geometry.strongest_site(TRUTH, CARD, ["g1", "g2"], [200, 50], [200, 60], ["t1", "t2"],
+                                flank=20)
+    assert (w.gene, w.gene_id, w.target, w.target_name) == (1, "g2", 1, "t2")
+    assert (w.start, w.end) == (18, 58)  # 38 ± 20
+    assert w.sites == [(20, 24, "one"), (38, 44, "two")]  # both of g2's drivers overlap
+    narrow = geometry.strongest_site(TRUTH, CARD, ["g1", "g2"], [200, 50], [200, 60],
+                                     ["t1", "t2"], flank=10)
+    assert narrow.sites == [(38, 44, "two")]  # M1 at 20-24 lies left of 28
+    wide = geometry.strongest_site(TRUTH, CARD, ["g1", "g2"], [200, 50], [200, 60],
+                                   ["t1", "t2"], flank=40)
+    assert (wide.start, wide.end) == (0, 60)  # clipped to the sequence
+    only_g1 = geometry.strongest_site(TRUTH, CARD, ["g1"], [200], [200], ["t1", "t2"], flank=5)
+    assert (only_g1.gene_id, only_g1.target_name, only_g1.start, only_g1.end) == ("g1", "t1", 175, 185)
+    assert only_g1.sites == [(180, 184, "one")]  # the M2 site at -100 lies outside
+
+
+def test_strongest_site_errors_name_the_problem():
+    with pytest.raises(ValueError, match="none of the 1 genes has a true driver site"):
+        geometry.strongest_site(TRUTH, CARD, ["g9"], [10], [10], ["t1"])
+    with pytest.raises(ValueError, match="t2 is not one of the model's targets"):
+        geometry.strongest_site(TRUTH, CARD, ["g2"], [50], [60], ["t1"])
+    with pytest.raises(ValueError, match="not a driver"):
+        geometry.site_spans(TRUTH.assign(motif="M9"), CARD, 0)
+
+
+def test_draw_genes_uses_the_next_seed():
+    genes = _genes(20)
+    drawn = profile.draw_genes(genes, 5, seed=3)
+    assert drawn.equals(genes.sample(5, random_state=4))
+    assert len(profile.draw_genes(genes, 50, seed=0)) == 20
+
+
+def test_tss_profiles_are_the_binned_flips_and_ism():
+    genes = _genes(4)
+    labels = pd.DataFrame({"motif": 1.0, "gc": 0.0}, index=genes["gene_id"]).iloc[::-1]
+    ism = np.random.default_rng(0).normal(size=(2, 50, 2))
+    model = _motif_predictor()
+    table = profile.tss_profiles({"m": model}, genes, 4, labels=labels, ism={"m": ism},
+                                 ism_tss=[50, 40], draws=3, seed=1, bin_width=10)
+    assert table["method"].unique().tolist() == [profile.flip_label(4), profile.ERROR_CHANGE,
+                                                 profile.ISM]
+    assert (table["model"] == "m").all()
+    flip = kmer_flip.flip(model, genes["sequence"].tolist(), 4, draws=3, seed=1,
+                          labels=np.tile([1.0, 0.0], (4, 1)))
+    for method, values, tss in [(profile.flip_label(4), np.abs(flip.effect), [60] * 4),
+                                (profile.ERROR_CHANGE, flip.error_change, [60] * 4),
+                                (profile.ISM, np.abs(ism), [50, 40])]:
+        want = kmer_flip.tss_profile(values.mean(axis=2, keepdims=True), tss, bin_width=10)
+        got = table[table["method"] == method].drop(columns=["model", "method"])
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want)
+    plain = profile.tss_profiles({"m": model}, genes, 4, draws=3, seed=1)
+    assert plain["method"].unique().tolist() == [profile.flip_label(4)]
+    assert (plain["bin_start"] % 50 == 0).all()  # the default bin width
+    with pytest.raises(ValueError, match="ism_tss"):
+        profile.tss_profiles({"m": model}, genes, 4, ism={"m": ism})
+
+
+def _variant_table(deltas, status=None, genes=None):
+    n = len(deltas)
+    t = pd.DataFrame({"id": [f"v{i}" for i in range(n)],
+                      "gene_id": genes or [f"g{i}" for i in range(n)],
+                      "status": status or ["scored"] * n})
+    d = np.asarray(deltas, float)
+    return t.assign(ref_a=0.0, delta_a=d[:, 0], delta_b=d[:, 1])
+
+
+def test_variant_effects_and_separation():
+    simulated = pd.DataFrame({"id": [f"v{i}" for i in range(6)],
+                              "gene_id": [f"g{i}" for i in range(6)],
+                              "class": ["site"] * 3 + ["random"] * 3})
+    good = _variant_table([[1, -3], [2, 0], [0, 4], [0.1, 0], [0, -0.2], [0.3, 0]])
+    # v5 unscored; v0 also falls in another gene's promoter (not the one it was drawn for)
+    other = pd.concat([_variant_table([[0, 1]] * 6, status=["scored"] * 5 + ["indel"]),
+                       _variant_table([[9, 9]], genes=["g5"])], ignore_index=True)
+    eff = variant_effects.effects({"a": good, "b": other}, simulated)
+    a = eff[eff["model"] == "a"].set_index("id")
+    assert a["effect"].tolist() == [3, 2, 4, 0.1, 0.2, 0.3]
+    assert a["class"].tolist() == simulated["class"].tolist()
+    assert eff[eff["model"] == "b"]["id"].tolist() == [f"v{i}" for i in range(5)]
+    sep = variant_effects.separation(eff, n_boot=50, seed=2)
+    assert sep.index.tolist() == ["a", "b"]
+    want = recovery.separation([3, 2, 4], [0.1, 0.2, 0.3], n_boot=50, seed=2)
+    assert sep.loc["a"].to_dict() == pytest.approx(want)
+    assert sep.loc["a", "auroc"] == 1.0 and sep.loc["b", "auroc"] == 0.5
+
+
+def test_problem_variants_cover_each_status():
+    bad = variant_effects.problem_variants({"chrom": "c1", "pos": 5, "ref": "A"}, {"c1": "gattaca"})
+    assert bad["id"].tolist() == ["no_contig", "wrong_ref", "multi", "indel", "far"]
+    rows = bad.set_index("id")
+    assert rows.loc["wrong_ref", ["ref", "alt"]].tolist() == ["C", "G"]
+    assert rows.loc["multi", "alt"] == "C,G" and rows.loc["indel", "alt"] == "AT"
+    assert rows.loc["far", ["pos", "ref", "alt"]].tolist() == [1, "G", "T"]
+    assert rows.loc["no_contig", "chrom"] not in {"c1"}
+
+
+def test_compact_tables_show_missing_values_one_way():
+    t = pd.DataFrame({"x": [0.12345, np.nan], "n": [1200, 3], "s": ["a", None],
+                      "q": [1e-5, np.nan]}, index=pd.Index(["r1", "r2"], name="row"))
+    out = tables.compact(t, digits=2, formats={"q": "{:.1e}"})
+    assert out.to_dict("list") == {"x": ["0.12", "—"], "n": ["1,200", "3"], "s": ["a", "—"],
+                                   "q": ["1.0e-05", "—"]}
+    assert out.index.equals(t.index)
+    with pytest.raises(KeyError, match="nope"):
+        tables.compact(t, formats={"nope": "{}"})
+
+
+def test_by_model_runs_each_model_and_tabulates_seconds(monkeypatch):
+    calls = []
+
+    def fake(model, seqs, **kw):
+        calls.append((model, tuple(seqs), kw))
+        timing = pd.DataFrame({"method": ["ism", "gradients"], "seconds": [2.0 * model, 1.0],
+                               "evaluations": [1, 1]})
+        return {"ism": np.full((1, 3, 1), model)}, np.zeros(1), timing
+
+    monkeypatch.setattr(methods, "importance", fake)
+    scores, effects, seconds = methods.by_model({"t": 1, "c": 3}, ["ACG"], seed=4)
+    assert [c[0] for c in calls] == [1, 3] and calls[0][2] == {"seed": 4}
+    assert list(scores) == list(effects) == ["t", "c"]
+    assert seconds.columns.tolist() == ["t", "c"]
+    assert seconds.loc["ism"].tolist() == [2.0, 6.0]
+
+
+def test_agreement_by_model_is_the_median_correlation_per_model():
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(3, 20, 2))
+    scores = {"t": {"ism": ref, "same": ref * 2, "noise": rng.normal(size=ref.shape)},
+              "c": {"ism": ref, "same": -ref, "noise": ref}}
+    wide = methods.agreement_by_model(scores)
+    assert wide.columns.tolist() == ["t", "c"]
+    assert wide.loc["same"].tolist() == pytest.approx([1.0, 1.0])
+    assert wide.loc["noise", "c"] == pytest.approx(1.0) and abs(wide.loc["noise", "t"]) < 0.5
+    assert "METHODS" not in vars(methods)
+
+
+def test_verdict_table_is_short():
+    verdicts = pd.DataFrame([["found", "M1", "one", "pos_0", "M1", "one", "F", 1e-6],
+                             ["invented", None, None, "neg_0", None, None, None, np.nan]],
+                            columns=motifs.COMPARE_COLUMNS).assign(model="cnn")
+    shown = motifs.verdict_table(verdicts)
+    assert shown.columns.tolist() == ["model", "verdict", "driver", "pattern", "match", "q"]
+    assert tables.compact(shown, formats={"q": "{:.0e}"}).iloc[1].tolist() == [
+        "cnn", "invented", "—", "neg_0", "—", "—"]
+    assert motifs.verdict_table(verdicts.drop(columns="model")).columns[0] == "verdict"
+
+
+def test_from_gradients_reads_corrected_mean_gradients(monkeypatch):
+    torch.manual_seed(0)
+    cnn = models.PromoterCNN(models.PromoterCNNConfig(
+        seq_length=32, n_targets=2, channels=[4], kernel_sizes=[5], pool_sizes=[1],
+        hidden_size=8)).eval()
+    seen = {}
+
+    def fake(x, hyp, **kw):
+        seen.update(x=x, hyp=hyp, kw=kw)
+        return []
+
+    monkeypatch.setattr(motifs, "discover", fake)
+    seqs = ["ACGT" * 8, "GATTACA"]
+    assert motifs.from_gradients(SimpleNamespace(model=cnn), seqs, max_seqlets=7) == []
+    assert seen["kw"] == {"max_seqlets": 7}
+    grad = gradients.gradients(cnn, seqs, targets="mean")
+    assert np.allclose(seen["hyp"], np.nan_to_num(gradients.correct(grad)[..., 0]))
+    assert seen["x"].shape == (2, 32, 4) and seen["x"][1, :7].sum() == 7
+    assert not seen["x"][1, 7:].any()  # aligned like the per-base results
+
+
+def test_inputs_read_through_the_registry(tmp_path):
+    with pytest.raises(FileNotFoundError, match="promoters.parquet.*02_promoters"):
+        inputs.promoters(tmp_path)
+    pd.DataFrame({"gene_id": ["a", "b"], "sequence": ["AC", "GT"]}).to_parquet(
+        tmp_path / "promoters.parquet")
+    pd.DataFrame({"gene_id": ["b", "a"], "split": ["test", "train"], "cluster_id": [1, 2]}
+                 ).to_parquet(tmp_path / "split.parquet")
+    got = inputs.promoters(tmp_path)
+    assert got.columns.tolist() == ["gene_id", "sequence", "split"]
+    assert got["split"].tolist() == ["train", "test"]
+    with pytest.raises(FileNotFoundError, match="truth_sites.parquet.*01_eda"):
+        inputs.truth(tmp_path)
+    for run, r2 in [("pretrained", [0.1, 0.3]), ("random_init", [0.2])]:
+        (tmp_path / "finetune" / run).mkdir(parents=True)
+        pd.DataFrame({"r2": r2}).to_parquet(tmp_path / "finetune" / run / "valid_r2.parquet")
+    with pytest.raises(FileNotFoundError, match="cnn/tissues/model.*04_baselines"):
+        inputs.model_dirs(tmp_path)
+    (tmp_path / inputs.CNN).mkdir(parents=True)
+    chosen, dirs, valid = inputs.model_dirs(tmp_path)
+    assert chosen == "pretrained" and list(dirs) == ["transformer", "cnn"]
+    assert dirs["transformer"] == tmp_path / "finetune" / "pretrained" / "model"
+    assert valid.index.tolist() == ["pretrained", "random_init"]
+    assert isinstance(valid, pd.DataFrame) and valid.iloc[:, 0].tolist() == [0.3, 0.2]
+
+
+def test_verdict_counts_fill_every_status():
+    verdicts = pd.DataFrame({"model": ["t", "t", "t", "c"],
+                             "status": ["found", "missed", "missed", "invented"]})
+    counts = motifs.verdict_counts(verdicts)
+    assert counts.index.tolist() == ["t", "c"]
+    assert counts.columns.tolist() == ["found", "family", "missed", "invented"]
+    assert counts.loc["t"].tolist() == [1, 0, 2, 0] and counts.loc["c"].tolist() == [0, 0, 0, 1]
