@@ -1,7 +1,6 @@
 """The library side of chapters 09-10: site geometry, the TSS profile, variant separation,
 model comparison, page tables and the chapters' inputs."""
 
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -218,7 +217,7 @@ def test_from_gradients_reads_corrected_mean_gradients(monkeypatch):
 
     monkeypatch.setattr(motifs, "discover", fake)
     seqs = ["ACGT" * 8, "GATTACA"]
-    assert motifs.from_gradients(SimpleNamespace(model=cnn), seqs, max_seqlets=7) == []
+    assert motifs.from_gradients(predictor.from_model(cnn), seqs, max_seqlets=7) == []
     assert seen["kw"] == {"max_seqlets": 7}
     grad = gradients.gradients(cnn, seqs, targets="mean")
     assert np.allclose(seen["hyp"], np.nan_to_num(gradients.correct(grad)[..., 0]))

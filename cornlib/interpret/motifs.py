@@ -337,10 +337,6 @@ def compile_kernels(seed: int = 0) -> None:
     match([fake], jaspar)
 
 
-if __name__ == "__main__":
-    compile_kernels()
-
-
 def from_gradients(predictor, sequences: Sequence[str], *, device: str = "auto",
                    **options) -> list[Pattern]:
     """:func:`discover` on a model's gradients of its mean over targets, corrected
@@ -353,7 +349,11 @@ def from_gradients(predictor, sequences: Sequence[str], *, device: str = "auto",
     """
     from cornlib.interpret import gradients
 
-    grad = gradients.gradients(predictor.model, sequences, targets="mean", device=device)
+    grad = gradients.gradients(predictor, sequences, targets="mean", device=device)
     hyp = np.nan_to_num(gradients.correct(grad)[..., 0])
     x = gradients.one_hot(sequences, hyp.shape[1], "start")
     return discover(x, hyp, **options)
+
+
+if __name__ == "__main__":
+    compile_kernels()
