@@ -228,6 +228,16 @@ def test_recovery_intervals_come_from_gene_resamples():
     assert res.loc[("a", "auprc"), "ci_high"] == pytest.approx(np.quantile(boot, 0.975))
     empty = recovery.table({}, None, ["a"], [])
     assert empty.empty and list(empty.columns) == list(recovery.COLUMNS)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cornlib.plots.scores import recovery as plot_recovery
+
+    rows = pd.concat([res.reset_index().assign(model=m, method=k)
+                      for m in ("cnn", "tf") for k in ("ism", "saliency", "gxi")])
+    fig, ax = plot_recovery(rows[rows["target"] == "overall"])
+    assert len(ax.get_legend().get_texts()) == 2
+    matplotlib.pyplot.close(fig)
 
 
 def test_separation_of_two_groups_with_intervals_and_verdict():

@@ -239,6 +239,14 @@ def test_bootstrap_intervals_and_paired_verdicts():
     assert "beats the bad" in mlm.compare_sentence(diffs, "good", "bad")
     with pytest.raises(ValueError, match="units"):
         mlm.bootstrap(targets, scores, [], units=[0, 1])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cornlib.plots.per_category import paired_differences
+
+    fig, axes = paired_differences(diffs)
+    assert len(axes) == diffs["metric"].nunique()
+    matplotlib.pyplot.close(fig)
 
 
 def test_bootstrap_draws_the_engines_cluster_resamples():

@@ -207,6 +207,21 @@ def paired(value: float, reference: float, reps: np.ndarray, reference_reps: np.
 def formatted(table: pd.DataFrame, digits: int = 3, *, sign: bool = False) -> pd.Series:
     """``value [ci_low, ci_high]`` per row as text; ``—`` where the value is undefined."""
     f = f"{{:{'+' if sign else ''}.{digits}f}}"
+    if table.empty:
+        return pd.Series(index=table.index, dtype=object)
     return table.apply(lambda r: f"{f.format(r['value'])} [{f.format(r['ci_low'])}, "
                                  f"{f.format(r['ci_high'])}]" if np.isfinite(r["value"]) else "—",
                        axis=1)
+
+
+def wide(table: pd.DataFrame, index: str | Sequence[str], digits: int = 3) -> pd.DataFrame:
+    """A long interval table for reading: one row per ``index``, one column per metric, each
+    cell ``value [ci_low, ci_high]`` (:func:`formatted`)."""
+    index = [index] if isinstance(index, str) else list(index)
+    text = table.assign(text=formatted(table, digits))
+    out = text.pivot(index=index, columns="metric", values="text")
+    order = list(dict.fromkeys(table["metric"]))
+    rows = list(dict.fromkeys(map(tuple, table[index].to_numpy())))
+    out = out.loc[[r[0] if len(index) == 1 else r for r in rows], order]
+    out.columns.name = None
+    return out
