@@ -346,3 +346,34 @@ def test_signal_resamples_the_ceiling_with_the_scores():
     with pytest.raises(ValueError, match="no value for gene"):
         metrics.evaluate_predictions(preds, overall_targets=["t1", "t2"], signal=sig.iloc[1:],
                                      n_bootstrap=5)
+
+
+def test_long_interval_tables_read_as_one_row_per_model():
+    from cornlib.evaluate import resample
+
+    table = pd.DataFrame({"model": ["b", "b", "a", "a"], "metric": ["r2", "mse", "r2", "mse"],
+                          "value": [0.5, 1.25, np.nan, 2.0], "ci_low": [0.4, 1.0, np.nan, 1.5],
+                          "ci_high": [0.6, 1.5, np.nan, 2.5]})
+    wide = resample.wide(table, "model", digits=2)
+    assert list(wide.index) == ["b", "a"] and list(wide.columns) == ["r2", "mse"]
+    assert wide.loc["b", "r2"] == "0.50 [0.40, 0.60]" and wide.loc["a", "r2"] == "—"
+    assert resample.formatted(table.iloc[:1], 1, sign=True).iloc[0] == "+0.5 [+0.4, +0.6]"
+    by_species = table.rename(columns={"metric": "species"})
+    assert list(resample.wide(by_species, "model", columns="species").columns) == ["r2", "mse"]
+    empty = resample.wide(table.iloc[:0], "model")
+    assert empty.empty
+
+
+def test_summarise_gives_verdicts_against_a_null():
+    from cornlib.evaluate import resample
+
+    reps = {"auroc": np.linspace(0.6, 0.8, 101), "bits": np.linspace(1.0, 1.2, 101)}
+    out = resample.summarise({"auroc": 0.7, "bits": 1.1}, reps, ci_method="percentile",
+                             null={"auroc": 0.5}).set_index("metric")
+    assert out.loc["auroc", "verdict"] == "better" and pd.isna(out.loc["bits", "verdict"])
+    assert out.loc["auroc", "ci_low"] == pytest.approx(np.quantile(reps["auroc"], 0.025))
+    worse = resample.summarise({"bits": 1.1}, reps, null={"bits": 0.5},
+                               higher_is_better={"bits": False})
+    assert worse["verdict"].iloc[0] == "worse"
+    with pytest.raises(ValueError, match="ci_method"):
+        resample.check_options(0.95, "bca", 10)

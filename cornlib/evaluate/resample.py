@@ -218,7 +218,8 @@ def wide(table: pd.DataFrame, index: str | Sequence[str], digits: int = 3, *,
          columns: str = "metric") -> pd.DataFrame:
     """A long interval table for reading: one row per ``index``, one column per value of
     ``columns`` (a metric, by default), each cell ``value [ci_low, ci_high]``
-    (:func:`formatted`), rows and columns in their order of appearance."""
+    (:func:`formatted`; ``—`` where undefined or not scored), rows and columns in their order
+    of appearance."""
     index = [index] if isinstance(index, str) else list(index)
     text = table.assign(text=formatted(table, digits))
     out = text.pivot(index=index, columns=columns, values="text")
@@ -226,4 +227,4 @@ def wide(table: pd.DataFrame, index: str | Sequence[str], digits: int = 3, *,
     rows = list(dict.fromkeys(map(tuple, table[index].to_numpy())))
     out = out.loc[[r[0] if len(index) == 1 else r for r in rows], order]
     out.columns.name = None
-    return out
+    return out.fillna("—")
