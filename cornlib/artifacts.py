@@ -8,9 +8,12 @@ topic (``promoters``), and the number is read from the notebook file (``02_promo
 from __future__ import annotations
 
 import os
+from fnmatch import fnmatchcase
 from pathlib import Path
 
-#: Run-directory path (relative, POSIX) → topic of the chapter that writes it.
+#: Run-directory path (relative, POSIX; ``*`` matches within one folder) → topic of the chapter
+#: that writes it. A file inside a registered folder (``baselines/predictions.parquet``) belongs
+#: to the folder's chapter.
 ARTIFACTS: dict[str, str] = {
     "targets/expression.parquet": "eda",
     "targets/card.json": "eda",
@@ -37,6 +40,9 @@ ARTIFACTS: dict[str, str] = {
     "importance/profile.json": "importance",
     "importance/motifs.json": "importance",
     "variants/separation.json": "variants",
+    "variants/*.tsv": "variants",
+    "evaluate/*.parquet": "evaluate",
+    "evaluate/projector": "evaluate",
 }
 
 
@@ -48,13 +54,27 @@ def chapter(topic: str) -> str:
     return found[0].stem if found else topic
 
 
+def _matches(name: str, pattern: str) -> bool:
+    """``name`` matches ``pattern`` folder by folder (``*`` does not cross a ``/``)."""
+    parts, keys = name.split("/"), pattern.split("/")
+    return len(parts) == len(keys) and all(map(fnmatchcase, parts, keys))
+
+
 def producer(name: str) -> str:
-    """The notebook stem that writes the artifact ``name`` (a key of :data:`ARTIFACTS`)."""
+    """The notebook stem that writes the artifact ``name``: a key of :data:`ARTIFACTS`, a
+    match of one of its patterns, or a file inside one of its folders."""
     name = Path(name).as_posix()
-    if name not in ARTIFACTS:
-        raise KeyError(f"{name!r} is not a registered run-directory artifact "
-                       f"(known: {', '.join(sorted(ARTIFACTS))})")
-    return chapter(ARTIFACTS[name])
+    if name in ARTIFACTS:
+        return chapter(ARTIFACTS[name])
+    for key, topic in ARTIFACTS.items():
+        if "*" in key and _matches(name, key):
+            return chapter(topic)
+    parents = [p.as_posix() for p in Path(name).parents][:-1]
+    for parent in parents:  # nearest first
+        if parent in ARTIFACTS:
+            return chapter(ARTIFACTS[parent])
+    raise KeyError(f"{name!r} is not a registered run-directory artifact "
+                   f"(known: {', '.join(sorted(ARTIFACTS))})")
 
 
 def how_to_make(name: str) -> str:

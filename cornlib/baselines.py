@@ -467,7 +467,8 @@ def describe(differences: pd.DataFrame, model: str, reference: str, *, target: s
         raise ValueError(f"no paired difference of {model!r} against {reference!r} for "
                          f"{target!r} / {metric!r}")
     row = sub.iloc[0]
-    word = metrics.verdict(row["ci_low"], row["ci_high"], higher_is_better=metric not in ("mse", "mae"))
+    word = metrics.VERBS[metrics.verdict(row["ci_low"], row["ci_high"],
+                                         higher_is_better=metric not in ("mse", "mae"))]
     label = _METRIC_WORDS.get(metric, metric)
     if not np.isfinite(row["value"]):
         return f"{model} {word} {reference} ({label} undefined)"

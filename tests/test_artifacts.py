@@ -17,3 +17,14 @@ def test_missing_inputs_name_the_producing_chapter(tmp_path):
         dataset.load(tmp_path)
     with pytest.raises(KeyError, match="not a registered"):
         artifacts.producer("nothing.parquet")
+
+
+def test_patterns_and_folders_name_their_chapter(tmp_path):
+    assert artifacts.producer("evaluate/results.parquet") == "08_evaluate"
+    assert artifacts.producer("evaluate/projector") == "08_evaluate"
+    assert artifacts.producer("variants/cnn.tsv") == "10_variants"
+    assert artifacts.producer("baselines/predictions.parquet") == "04_baselines"  # in a folder
+    with pytest.raises(KeyError, match="not a registered"):
+        artifacts.producer("variants/deeper/cnn.tsv")  # * stays within one folder
+    with pytest.raises(FileNotFoundError, match=r"evaluate/results.parquet.*08_evaluate"):
+        artifacts.path(tmp_path, "evaluate/results.parquet")

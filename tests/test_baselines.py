@@ -191,7 +191,7 @@ def test_difference_summary_states_the_verdict(data):
                                        overall_targets=["sim_a", "sim_b"], groups=groups,
                                        n_bootstrap=100)
     table = baselines.difference_summary(diffs, metric="r2")
-    assert table.loc[("mean", "oracle"), "verdict"] == "beats"
+    assert table.loc[("mean", "oracle"), "verdict"] == "better"
     assert table.loc[("mean", "oracle"), "difference [CI]"].startswith("+")
     assert baselines.difference_summary(diffs).loc[("mean", "oracle"), "difference [CI]"] == "—"
 

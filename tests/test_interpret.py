@@ -197,14 +197,68 @@ def test_recovery_is_one_for_the_truth_and_near_chance_for_noise():
         masks[i, rng.integers(0, 190):][:10] = True
     genes = [f"g{i}" for i in range(40)]
     perfect = recovery.summarise(recovery.per_gene(masks + rng.random(masks.shape) * 0.1, masks,
-                                                   ["a", "b"], genes), n_boot=200)
-    assert (perfect["auprc"] == 1).all() and (perfect["auroc"] == 1).all()
+                                                   ["a", "b"], genes), n_bootstrap=200)
+    assert list(perfect.columns) == list(recovery.COLUMNS[2:])
+    values = perfect.set_index(["target", "metric"])["value"]
+    assert (values[:, "auprc"] == 1).all() and (values[:, "auroc"] == 1).all()
+    best = perfect.set_index(["target", "metric"]).loc[("overall", "auroc")]
+    assert best["verdict"] == "better"  # interval [1, 1] above 0.5
     noise = recovery.summarise(recovery.per_gene(rng.random(masks.shape), masks, ["a", "b"],
-                                                 genes), n_boot=200).set_index("target")
-    row = noise.loc["overall"]
-    assert row["chance"] == pytest.approx(0.05)
-    assert row["auprc_low"] < row["auprc"] < row["auprc_high"] and row["auprc"] < 0.12
-    assert 0.4 < row["auroc"] < 0.6 and noise.loc["a", "pairs"] == 40
+                                                 genes), n_bootstrap=200)
+    row = noise[noise["target"] == "overall"].set_index("metric")
+    assert row.loc["chance", "value"] == pytest.approx(0.05)
+    auprc = row.loc["auprc"]
+    assert auprc["ci_low"] < auprc["value"] < auprc["ci_high"] and auprc["value"] < 0.12
+    assert 0.4 < row.loc["auroc", "value"] < 0.6
+    assert row.loc["auroc", "verdict"] == "indistinguishable" and pd.isna(row.loc["auprc", "verdict"])
+    assert (noise.loc[noise["target"] == "a", "pairs"] == 40).all()
+
+
+def test_recovery_intervals_come_from_gene_resamples():
+    from cornlib.evaluate import resample
+
+    rng = np.random.default_rng(1)
+    per = pd.DataFrame({"gene_id": [f"g{i}" for i in range(30)], "target": "a",
+                        "auprc": rng.random(30), "auroc": rng.random(30), "chance": 0.1,
+                        "positives": 2})
+    res = recovery.summarise(per, n_bootstrap=100, seed=4).set_index(["target", "metric"])
+    draws = resample.bootstrap_indices(30, 100, seed=4)
+    boot = per["auprc"].to_numpy()[draws].mean(axis=1)
+    assert res.loc[("a", "auprc"), "ci_low"] == pytest.approx(np.quantile(boot, 0.025))
+    assert res.loc[("a", "auprc"), "ci_high"] == pytest.approx(np.quantile(boot, 0.975))
+    empty = recovery.table({}, None, ["a"], [])
+    assert empty.empty and list(empty.columns) == list(recovery.COLUMNS)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cornlib.plots.scores import recovery as plot_recovery
+
+    rows = pd.concat([res.reset_index().assign(model=m, method=k)
+                      for m in ("cnn", "tf") for k in ("ism", "saliency", "gxi")])
+    fig, ax = plot_recovery(rows[rows["target"] == "overall"])
+    assert len(ax.get_legend().get_texts()) == 2
+    matplotlib.pyplot.close(fig)
+
+
+def test_separation_of_two_groups_with_intervals_and_verdict():
+    from sklearn.metrics import roc_auc_score
+
+    from cornlib.evaluate import resample
+
+    rng = np.random.default_rng(2)
+    pos, neg = rng.normal(1.5, 1, 40), rng.normal(0, 1, 60)
+    sep = recovery.separation(pos, neg, n_bootstrap=200, seed=3).set_index("metric")
+    assert sep.loc["auroc", "verdict"] == "better" and pd.isna(sep.loc["median_positive", "verdict"])
+    assert (sep["n_positive"] == 40).all() and (sep["n_negative"] == 60).all()
+    y = np.r_[np.ones(40), np.zeros(60)]
+    assert sep.loc["auroc", "value"] == pytest.approx(roc_auc_score(y, np.r_[pos, neg]))
+    reps = [roc_auc_score(y, np.r_[pos[i], neg[j]])
+            for i, j in resample.stratified_indices([40, 60], 200, seed=3)]
+    assert sep.loc["auroc", "ci_low"] == pytest.approx(np.quantile(reps, 0.025))
+    same = recovery.separation(neg[:30], neg[30:], n_bootstrap=200).set_index("metric")
+    assert same.loc["auroc", "verdict"] == "indistinguishable"
+    with pytest.raises(ValueError, match="both groups"):
+        recovery.separation([], neg)
 
 
 def test_gradient_of_the_mean_target_is_the_mean_gradient():

@@ -136,11 +136,13 @@ def test_variant_effects_and_separation():
     assert a["effect"].tolist() == [3, 2, 4, 0.1, 0.2, 0.3]
     assert a["class"].tolist() == simulated["class"].tolist()
     assert eff[eff["model"] == "b"]["id"].tolist() == [f"v{i}" for i in range(5)]
-    sep = variant_effects.separation(eff, n_boot=50, seed=2)
-    assert sep.index.tolist() == ["a", "b"]
-    want = recovery.separation([3, 2, 4], [0.1, 0.2, 0.3], n_boot=50, seed=2)
-    assert sep.loc["a"].to_dict() == pytest.approx(want)
-    assert sep.loc["a", "auroc"] == 1.0 and sep.loc["b", "auroc"] == 0.5
+    sep = variant_effects.separation(eff, n_bootstrap=50, seed=2)
+    assert sep["model"].unique().tolist() == ["a", "b"]
+    want = recovery.separation([3, 2, 4], [0.1, 0.2, 0.3], n_bootstrap=50, seed=2)
+    got = sep[sep["model"] == "a"].drop(columns="model").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+    auroc = sep[sep["metric"] == "auroc"].set_index("model")["value"]
+    assert auroc["a"] == 1.0 and auroc["b"] == 0.5
 
 
 def test_problem_variants_cover_each_status():

@@ -182,14 +182,14 @@ def test_cluster_resamples_take_whole_clusters():
 
 
 def test_weighted_ranks_equal_rankdata_of_the_expanded_resample():
-    from cornlib.evaluate import resample as _resample
+    from cornlib.evaluate import _scores
 
     rng = np.random.default_rng(8)
     x = np.round(rng.normal(size=50), 1)
     groups = rng.integers(0, 20, size=50)
     idx = metrics.bootstrap_indices(50, 10, seed=2, groups=groups)
     w = metrics.bootstrap_weights(50, 10, seed=2, groups=groups)
-    ranks = _resample.weighted_ranks(x, w)
+    ranks = _scores.weighted_ranks(x, w)
     for b, rows in enumerate(idx):
         assert np.allclose(ranks[b, rows], stats.rankdata(x[rows]))
 
@@ -260,7 +260,11 @@ def test_paired_difference_sign_agrees_with_the_point_estimates(models):
     good = d[(d["model"] == "good") & (d["target"] == "overall")].set_index("metric")
     assert (good["value"] > 0).all() and (good["ci_low"] > 0).all()
     assert (good["share_positive"] > 0.99).all()
-    assert metrics.verdict(*good.loc["r2", ["ci_low", "ci_high"]]) == "beats"
+    assert metrics.verdict(*good.loc["r2", ["ci_low", "ci_high"]]) == "better"
+    assert (good["verdict"] == "better").all()
+    mse = metrics.paired_differences(preds, "mse", reference="good", **kwargs)
+    bad = mse[(mse["model"] == "bad") & (mse["target"] == "overall")].iloc[0]
+    assert bad["value"] > 0 and bad["verdict"] == "worse"  # more error: worse
     mean = d[(d["model"] == "mean") & (d["metric"] == "pearson_r2")]
     assert mean["value"].isna().all() and mean["share_positive"].isna().all()  # r of a constant
     everyone = metrics.paired_differences(preds, "r2", overall_targets=["t1", "t2"], n_bootstrap=50)
@@ -287,11 +291,15 @@ def test_groups_must_cover_every_gene(models):
 
 
 def test_verdict_reads_the_interval():
-    assert metrics.verdict(0.01, 0.2) == "beats"
-    assert metrics.verdict(-0.2, -0.01) == "does worse than"
-    assert metrics.verdict(-0.1, 0.1) == "is indistinguishable from"
-    assert metrics.verdict(0.01, 0.2, higher_is_better=False) == "does worse than"
-    assert metrics.verdict(np.nan, np.nan) == "cannot be compared with"
+    assert metrics.verdict(0.01, 0.2) == "better"
+    assert metrics.verdict(-0.2, -0.01) == "worse"
+    assert metrics.verdict(-0.1, 0.1) == "indistinguishable"
+    assert metrics.verdict(0.01, 0.2, higher_is_better=False) == "worse"
+    assert metrics.verdict(np.nan, np.nan) == "undefined"
+    assert metrics.verdict(0.55, 0.7, null=0.5) == "better"  # e.g. an AUROC against chance
+    assert metrics.verdict(0.45, 0.7, null=0.5) == "indistinguishable"
+    assert set(metrics.VERBS) == set(metrics.VERDICTS)
+    assert metrics.VERBS[metrics.verdict(0.01, 0.2)] == "beats"
 
 
 def test_noise_ceiling_on_a_subset_equals_r2_on_that_subset():
@@ -338,3 +346,34 @@ def test_signal_resamples_the_ceiling_with_the_scores():
     with pytest.raises(ValueError, match="no value for gene"):
         metrics.evaluate_predictions(preds, overall_targets=["t1", "t2"], signal=sig.iloc[1:],
                                      n_bootstrap=5)
+
+
+def test_long_interval_tables_read_as_one_row_per_model():
+    from cornlib.evaluate import resample
+
+    table = pd.DataFrame({"model": ["b", "b", "a", "a"], "metric": ["r2", "mse", "r2", "mse"],
+                          "value": [0.5, 1.25, np.nan, 2.0], "ci_low": [0.4, 1.0, np.nan, 1.5],
+                          "ci_high": [0.6, 1.5, np.nan, 2.5]})
+    wide = resample.wide(table, "model", digits=2)
+    assert list(wide.index) == ["b", "a"] and list(wide.columns) == ["r2", "mse"]
+    assert wide.loc["b", "r2"] == "0.50 [0.40, 0.60]" and wide.loc["a", "r2"] == "—"
+    assert resample.formatted(table.iloc[:1], 1, sign=True).iloc[0] == "+0.5 [+0.4, +0.6]"
+    by_species = table.rename(columns={"metric": "species"})
+    assert list(resample.wide(by_species, "model", columns="species").columns) == ["r2", "mse"]
+    empty = resample.wide(table.iloc[:0], "model")
+    assert empty.empty
+
+
+def test_summarise_gives_verdicts_against_a_null():
+    from cornlib.evaluate import resample
+
+    reps = {"auroc": np.linspace(0.6, 0.8, 101), "bits": np.linspace(1.0, 1.2, 101)}
+    out = resample.summarise({"auroc": 0.7, "bits": 1.1}, reps, ci_method="percentile",
+                             null={"auroc": 0.5}).set_index("metric")
+    assert out.loc["auroc", "verdict"] == "better" and pd.isna(out.loc["bits", "verdict"])
+    assert out.loc["auroc", "ci_low"] == pytest.approx(np.quantile(reps["auroc"], 0.025))
+    worse = resample.summarise({"bits": 1.1}, reps, null={"bits": 0.5},
+                               higher_is_better={"bits": False})
+    assert worse["verdict"].iloc[0] == "worse"
+    with pytest.raises(ValueError, match="ci_method"):
+        resample.check_options(0.95, "bca", 10)

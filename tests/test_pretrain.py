@@ -226,11 +226,11 @@ def test_bootstrap_intervals_and_paired_verdicts():
     intervals, diffs = mlm.bootstrap(targets, scores, [("good", "bad"), ("good", "same")],
                                      units=np.arange(20) // 2, n_bootstrap=200, seed=0)
     row = intervals.set_index(["predictor", "metric"]).loc[("good", "bits_per_base")]
-    assert row["estimate"] == pytest.approx(-math.log2(0.8) / 2)
-    assert row["lo"] <= row["estimate"] <= row["hi"]
+    assert row["value"] == pytest.approx(-math.log2(0.8) / 2)
+    assert row["ci_low"] <= row["value"] <= row["ci_high"]
     given = intervals.set_index(["predictor", "metric"]).loc[("good", "bits_per_base_given_length")]
-    assert given["estimate"] == pytest.approx(-math.log2(0.8 / 0.9) / 2)
-    d = diffs.set_index(["baseline", "metric"])
+    assert given["value"] == pytest.approx(-math.log2(0.8 / 0.9) / 2)
+    d = diffs.set_index(["reference", "metric"])
     assert d.loc[("bad", "token_accuracy"), "verdict"] == "better"
     assert d.loc[("bad", "bits_per_base"), "verdict"] == "better"  # fewer bits is better
     assert (d.loc["same", "verdict"] == "indistinguishable").all()
@@ -239,13 +239,36 @@ def test_bootstrap_intervals_and_paired_verdicts():
     assert "beats the bad" in mlm.compare_sentence(diffs, "good", "bad")
     with pytest.raises(ValueError, match="units"):
         mlm.bootstrap(targets, scores, [], units=[0, 1])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cornlib.plots.per_category import paired_differences
+
+    fig, axes = paired_differences(diffs)
+    assert len(axes) == diffs["metric"].nunique()
+    matplotlib.pyplot.close(fig)
+
+
+def test_bootstrap_draws_the_engines_cluster_resamples():
+    from cornlib.evaluate import resample
+
+    targets, scores = _two_predictors()
+    units = np.arange(20) // 4  # 5 clusters of 4 examples (3 tokens each)
+    intervals, _ = mlm.bootstrap(targets, scores, [], units=units, n_bootstrap=50, seed=3)
+    w = resample.bootstrap_weights(20, 50, seed=3, groups=units)  # per example
+    right = (scores["bad"]["pred_id"] == 5).to_numpy(float)
+    per_example = np.bincount(targets["example"], weights=right, minlength=20)
+    reps = (w @ per_example) / (w.sum(axis=1) * 3)
+    row = intervals.set_index(["predictor", "metric"]).loc[("bad", "token_accuracy")]
+    assert row["ci_low"] == pytest.approx(np.quantile(reps, 0.025))
+    assert row["ci_high"] == pytest.approx(np.quantile(reps, 0.975))
 
 
 def test_length_sentence_splits_off_the_cost_of_the_token_length():
     summary = pd.DataFrame({"predictor": ["mlm", "uni", "chain"], "species": "all",
                             "bits_per_base": [2.2, 2.2, 1.9], "base_accuracy": [0.35, 0.35, 0.33],
                             "bits_per_base_given_length": [1.8, 1.8, 1.9]})
-    differences = pd.DataFrame({"model": ["mlm"], "baseline": ["uni"], "metric": ["base_accuracy"],
+    differences = pd.DataFrame({"model": ["mlm"], "reference": ["uni"], "metric": ["base_accuracy"],
                                 "verdict": ["indistinguishable"]})
     text = mlm.length_sentence(summary, differences, "mlm", "uni", "chain")
     assert "0.400 per base pay for the token's length" in text

@@ -1,2 +1,5 @@
-"""Judging models: :mod:`cornlib.evaluate.metrics` (every score the book reports, with bootstrap
-intervals) and :mod:`cornlib.evaluate.mlm` (masked-token prediction against its baselines)."""
+"""Judging models: :mod:`cornlib.evaluate.resample` (the one bootstrap engine: resamples,
+intervals, paired differences, verdicts), :mod:`cornlib.evaluate.metrics` (every score the book
+reports, with bootstrap intervals), :mod:`cornlib.evaluate.mlm` (masked-token prediction against
+its baselines) and :mod:`cornlib.evaluate.runs` (a run directory's models scored beside the
+baselines)."""

@@ -1,5 +1,8 @@
 """Every score the book reports (MSE, MAE, Pearson r and r², Spearman ρ, R²) with bootstrap CIs.
 
+The resamples, intervals and verdicts come from :mod:`cornlib.evaluate.resample`; tables are
+long, ``value, ci_low, ci_high`` per target and metric.
+
 Intervals come from resamples of the evaluated genes, or of their homology clusters
 (``groups=``: every drawn cluster brings all its genes, so near-copies of one promoter do not
 count as independent evidence). With one ``seed`` and one set of genes every model sees the same
@@ -15,17 +18,26 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from cornlib.evaluate import resample
+from cornlib.evaluate._scores import METRICS, metric_rows
+from cornlib.evaluate._scores import resample_ranks as _resample_ranks  # noqa: F401
+from cornlib.evaluate._scores import weighted_metrics as _weighted_metrics
 from cornlib.evaluate._tables import blocks as _blocks
 from cornlib.evaluate._tables import group_labels as _group_labels
-from cornlib.evaluate.resample import METRICS, bootstrap_indices, bootstrap_weights
-from cornlib.evaluate.resample import interval as _interval
-from cornlib.evaluate.resample import resample_ranks as _resample_ranks  # noqa: F401
-from cornlib.evaluate.resample import weighted_metrics as _weighted_metrics
+from cornlib.evaluate.resample import (
+    CI_METHODS,
+    VERBS,
+    VERDICTS,
+    bootstrap_indices,
+    bootstrap_weights,
+    verdict,
+)
 from cornlib.stats import mean_r2, r2_columns
 
 __all__ = ["METRICS", "CEILING_METRICS", "NOISE_CEILING", "RESULT_COLUMNS", "DIFFERENCE_COLUMNS",
            "CI_METHODS", "score", "r2_columns", "mean_r2", "bootstrap_indices", "bootstrap_weights",
-           "evaluate", "evaluate_predictions", "noise_ceiling", "paired_differences", "verdict"]
+           "evaluate", "evaluate_predictions", "noise_ceiling", "paired_differences", "verdict",
+           "VERDICTS", "VERBS", "higher_is_better"]
 
 #: Metrics expressed as a fraction of the noise ceiling (simulated targets only).
 CEILING_METRICS: dict[str, str] = {"r2": "r2_of_ceiling", "pearson_r2": "pearson_r2_of_ceiling"}
@@ -38,9 +50,16 @@ RESULT_COLUMNS: tuple[str, ...] = ("target", "metric", "value", "ci_low", "ci_hi
 
 #: Columns of :func:`paired_differences` after the ``by`` columns.
 DIFFERENCE_COLUMNS: tuple[str, ...] = ("reference", "target", "metric", "value", "ci_low", "ci_high",
-                                       "share_positive", "model_value", "reference_value")
+                                       "share_positive", "model_value", "reference_value",
+                                       "verdict")
 
-CI_METHODS = ("bc", "percentile")
+#: Metrics where a lower value is the better one.
+LOWER_IS_BETTER: frozenset[str] = frozenset({"mse", "mae"})
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a higher ``metric`` is better (every metric but MSE and MAE)."""
+    return metric not in LOWER_IS_BETTER
 
 
 def _as_2d(y: np.ndarray | pd.DataFrame | pd.Series | Sequence[float], name: str) -> np.ndarray:
@@ -70,42 +89,6 @@ def _validate(y_true: np.ndarray, y_pred: np.ndarray, targets: Sequence[str]) ->
                              f"target {targets[col]!r}); drop those genes or fix the predictions")
 
 
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks along the last axis (ties share their mean rank)."""
-    from scipy.stats import rankdata
-
-    return rankdata(x, axis=-1)
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r along the last axis; NaN where either side is constant."""
-    a = a - a.mean(axis=-1, keepdims=True)
-    b = b - b.mean(axis=-1, keepdims=True)
-    den = np.sqrt((a * a).sum(axis=-1) * (b * b).sum(axis=-1))
-    num = (a * b).sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.where(den > 1e-12 * np.maximum(1.0, np.abs(num)), num / den, np.nan)
-    return np.clip(r, -1.0, 1.0)
-
-
-def _metric_rows(t: np.ndarray, p: np.ndarray, ranks: tuple[np.ndarray, np.ndarray] | None = None
-                 ) -> dict[str, np.ndarray]:
-    """All metrics along the last axis of ``t`` (truth) and ``p`` (prediction), shape (..., n).
-
-    ``ranks`` gives precomputed within-row ranks of ``t`` and ``p`` for Spearman's ρ.
-    """
-    err = p - t
-    mse = (err * err).mean(axis=-1)
-    tc = t - t.mean(axis=-1, keepdims=True)
-    ss_tot = (tc * tc).sum(axis=-1)
-    ss_res = (err * err).sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r2 = np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, np.nan)
-    r = _pearson(t, p)
-    return {"mse": mse, "mae": np.abs(err).mean(axis=-1), "pearson_r": r, "pearson_r2": r * r,
-            "spearman_rho": _pearson(*(ranks or (_ranks(t), _ranks(p)))), "r2": r2}
-
-
 def score(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray) -> dict[str, float]:
     """Every metric for one target, without confidence intervals.
 
@@ -125,21 +108,8 @@ def score(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.nda
     if t.shape[1] != 1:
         raise ValueError(f"score() takes one target (shape (n_genes,)), got {t.shape}; use evaluate()")
     _validate(t, p, ["target"])
-    rows = _metric_rows(t[:, 0], p[:, 0])
+    rows = metric_rows(t[:, 0], p[:, 0])
     return {m: float(rows[m]) for m in METRICS}
-
-
-
-
-
-
-def _check_options(ci: float, ci_method: str, n_bootstrap: int) -> None:
-    if not 0 < ci < 1:
-        raise ValueError(f"ci must lie in (0, 1), got {ci}")
-    if ci_method not in CI_METHODS:
-        raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
-    if n_bootstrap < 0:
-        raise ValueError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
 
 
 def _score(t: np.ndarray, p: np.ndarray, targets: list[str], weights: np.ndarray, *,
@@ -150,7 +120,7 @@ def _score(t: np.ndarray, p: np.ndarray, targets: list[str], weights: np.ndarray
     point: dict[str, dict[str, float]] = {}
     reps: dict[str, dict[str, np.ndarray]] = {}
     for j, name in enumerate(targets):
-        rows = _metric_rows(t[:, j], p[:, j])
+        rows = metric_rows(t[:, j], p[:, j])
         point[name] = {m: float(rows[m]) for m in METRICS}
         reps[name] = {m: reps_all[m][:, j] for m in METRICS}
         if signal is not None:
@@ -192,7 +162,7 @@ def _records(point: dict[str, dict[str, float]], reps: dict[str, dict[str, np.nd
     out = []
     for name, values in point.items():
         for m, value in values.items():
-            lo, hi = _interval(reps[name][m], value, ci, ci_method)
+            lo, hi = resample.interval(reps[name][m], value, ci, ci_method)
             out.append((name, m, value, lo, hi))
     return out
 
@@ -241,7 +211,7 @@ def evaluate(y_true: np.ndarray | pd.DataFrame, y_pred: np.ndarray | pd.DataFram
     t, p = _as_2d(y_true, "y_true"), _as_2d(y_pred, "y_pred")
     targets = list(targets) if targets is not None else [f"target_{i}" for i in range(t.shape[1])]
     _validate(t, p, targets)
-    _check_options(ci, ci_method, n_bootstrap)
+    resample.check_options(ci, ci_method, n_bootstrap)
     ceiling = dict(ceiling or {})
     for name, c in ceiling.items():
         if not (np.isfinite(c) and c > 0):
@@ -343,7 +313,7 @@ def evaluate_predictions(predictions: pd.DataFrame, *, by: Sequence[str] = ("mod
         ValueError: missing columns, duplicate rows, or a gene missing some of ``overall_targets``,
             a group or a signal value.
     """
-    _check_options(ci, ci_method, n_bootstrap)
+    resample.check_options(ci, ci_method, n_bootstrap)
     by = list(by)
     scored = _score_predictions(predictions, by, overall_targets, n_bootstrap=n_bootstrap, seed=seed,
                                 overall=overall, ceiling=ceiling, groups=groups, signal=signal)
@@ -369,8 +339,8 @@ def paired_differences(predictions: pd.DataFrame, metric: str | Sequence[str] = 
 
     Every model is scored as in :func:`evaluate_predictions` (same arguments, same resamples);
     for each reference, each other model and each target both were scored on (on the same
-    genes), the difference ``model - reference`` is taken per resample. "A beats B" needs the
-    interval of A − B above 0, not two separate intervals.
+    genes), the difference ``model - reference`` is taken per resample. "A is better than B"
+    needs the interval of A − B on the good side of 0, not two separate intervals.
 
     Args:
         predictions: as in :func:`evaluate_predictions`.
@@ -384,14 +354,16 @@ def paired_differences(predictions: pd.DataFrame, metric: str | Sequence[str] = 
         DataFrame ``*by`` (the model), then :data:`DIFFERENCE_COLUMNS`: ``reference``,
         ``target``, ``metric``, ``value`` (model − reference), ``ci_low``, ``ci_high``,
         ``share_positive`` (share of resamples where the difference is > 0; for MSE and MAE a
-        positive difference means the model is worse), ``model_value`` and ``reference_value``.
-        Undefined scores (a constant prediction's correlation) give NaN.
+        positive difference means the model is worse), ``model_value``, ``reference_value`` and
+        ``verdict`` (:func:`cornlib.evaluate.resample.verdict`: ``better``, ``worse``,
+        ``indistinguishable`` or ``undefined``, lower MSE and MAE counting as better). Undefined
+        scores (a constant prediction's correlation) give NaN.
 
     Raises:
         ValueError: an unknown reference or metric, or a model and a reference scored on
             different genes for one target.
     """
-    _check_options(ci, ci_method, n_bootstrap)
+    resample.check_options(ci, ci_method, n_bootstrap)
     by = list(by)
     metrics = [metric] if isinstance(metric, str) else list(metric)
     scored = _score_predictions(predictions, by, overall_targets, n_bootstrap=n_bootstrap, seed=seed,
@@ -429,30 +401,10 @@ def paired_differences(predictions: pd.DataFrame, metric: str | Sequence[str] = 
                 for m in metrics:
                     if m not in pt or m not in ref_pt:
                         continue
-                    diff = rp[m] - ref_rp[m]
-                    value = pt[m] - ref_pt[m]
-                    lo, hi = _interval(diff, value, ci, ci_method)
-                    share = (float(np.mean(diff > 0)) if diff.size and not np.isnan(diff).any()
-                             else float("nan"))
+                    d = resample.paired(pt[m], ref_pt[m], rp[m], ref_rp[m], ci=ci,
+                                        ci_method=ci_method, higher_is_better=higher_is_better(m))
                     records.append((*key, ref[0] if len(ref) == 1 else "/".join(map(str, ref)),
-                                    name, m, value, lo, hi, share, pt[m], ref_pt[m]))
+                                    name, m, d["value"], d["ci_low"], d["ci_high"],
+                                    d["share_positive"], pt[m], ref_pt[m], d["verdict"]))
     return pd.DataFrame.from_records(records, columns=[*by, *DIFFERENCE_COLUMNS])
 
-
-def verdict(ci_low: float, ci_high: float, *, higher_is_better: bool = True,
-            better: str = "beats", worse: str = "does worse than",
-            tie: str = "is indistinguishable from", undefined: str = "cannot be compared with") -> str:
-    """The words for a paired difference (model − reference) from its interval.
-
-    ``better`` when the whole interval lies on the good side of 0 (above it when
-    ``higher_is_better``), ``worse`` when it lies on the bad side, ``tie`` when it holds 0, and
-    ``undefined`` when it is NaN. Used to write a comparison into the text from the numbers.
-    """
-    if not (np.isfinite(ci_low) and np.isfinite(ci_high)):
-        return undefined
-    lo, hi = (ci_low, ci_high) if higher_is_better else (-ci_high, -ci_low)
-    if lo > 0:
-        return better
-    if hi < 0:
-        return worse
-    return tie

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from cornlib.evaluate import resample
 from cornlib.models.markov import MarkovModel, unigram_logprobs
 from cornlib.sequence import BASES
 
@@ -316,8 +317,6 @@ def score_heldout(models: dict[str, Any], heldout: list[dict], species: list[str
     return targets, scores
 
 
-
-
 # --- intervals and comparisons -------------------------------------------------------------------
 
 #: metric → (words, higher is better, format of a value).
@@ -358,83 +357,77 @@ def _metrics_of(sums: np.ndarray, token_level: bool) -> dict[str, np.ndarray]:
 
 def bootstrap(targets: pd.DataFrame, scores: dict[str, pd.DataFrame],
               pairs: Iterable[tuple[str, str]], *, units: Iterable | None = None,
-              n_bootstrap: int = 1000, seed: int = 0, ci: float = 0.95
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+              n_bootstrap: int = 1000, seed: int = 0, ci: float = 0.95,
+              ci_method: str = "percentile") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bootstrap intervals of every predictor's held-out scores, and paired differences.
 
     Resampling units (``units``: one label per held-out example, e.g. its sequence cluster; by
-    default each example) are drawn with replacement ``n_bootstrap`` times, the same draws for
-    every predictor, so a difference's interval is paired: it counts only the variation that
-    the two predictors do not share. Intervals are percentile intervals.
+    default each example) are drawn with replacement ``n_bootstrap`` times
+    (:func:`cornlib.evaluate.resample.bootstrap_weights`), the same draws for every predictor,
+    so a difference's interval is paired: it counts only the variation that the two predictors
+    do not share.
 
     Args:
         targets, scores: from :func:`score_heldout`.
-        pairs: ``(model, baseline)`` names to compare.
+        pairs: ``(model, reference)`` names to compare (e.g. a model and a baseline).
         units: resampling unit of each example.
-        n_bootstrap, seed, ci: resamples, their seed and the interval's coverage.
+        n_bootstrap, seed, ci, ci_method: resamples, their seed, the interval's coverage and
+            method (:func:`cornlib.evaluate.resample.interval`).
 
     Returns:
-        ``(intervals, differences)``. ``intervals``: ``predictor, metric, estimate, lo, hi``.
-        ``differences``: ``model, baseline, metric, difference`` (model − baseline), ``lo``,
-        ``hi`` and ``verdict`` (``better``: the interval lies on the better side of 0;
-        ``worse``: on the worse side; else ``indistinguishable``), for the metrics both have.
+        ``(intervals, differences)``. ``intervals``: ``predictor, metric, value, ci_low,
+        ci_high``. ``differences``: ``model, reference, metric, value`` (model − reference),
+        ``ci_low``, ``ci_high``, ``share_positive`` and ``verdict`` (``better``, ``worse``,
+        ``indistinguishable`` or ``undefined``: where the interval lies against 0, fewer bits
+        and a lower perplexity counting as better), for the metrics both have.
     """
+    resample.check_options(ci, ci_method, n_bootstrap)
     n_examples = int(targets["example"].max()) + 1 if len(targets) else 0
     labels = np.arange(n_examples) if units is None else np.asarray(list(units))
     if len(labels) != n_examples:
         raise ValueError(f"units has {len(labels)} labels for {n_examples} held-out examples")
-    codes, uniq = pd.factorize(labels)
-    n_units = len(uniq)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_units, size=(n_bootstrap, n_units))
-    weights = np.zeros((n_bootstrap, n_units))
-    np.add.at(weights, (np.repeat(np.arange(n_bootstrap), n_units), draws.ravel()), 1.0)
-    q = [(1 - ci) / 2, (1 + ci) / 2]
+    codes = resample.group_codes(labels, n_examples)
+    n_units = int(codes.max()) + 1 if n_examples else 0
+    weights = resample.bootstrap_weights(n_units, n_bootstrap, seed)
     point, reps = {}, {}
     for name, sc in scores.items():
         token_level = bool(sc.get("token_level", pd.Series([True])).all())
         sums = _unit_sums(targets, sc, codes, n_units)
         point[name] = _metrics_of(sums.sum(axis=0), token_level)
         reps[name] = _metrics_of(weights @ sums, token_level)
-    intervals = [{"predictor": name, "metric": m, "estimate": float(v),
-                  **dict(zip(("lo", "hi"), np.nanquantile(reps[name][m], q).tolist()))}
-                 for name in scores for m, v in point[name].items()]
-    diffs = []
-    for model, base in pairs:
-        for m in [m for m in point[model] if m in point[base]]:
-            d = reps[model][m] - reps[base][m]
-            lo, hi = np.nanquantile(d, q)
-            better = hi < 0 if not METRIC_INFO[m][1] else lo > 0
-            worse = lo > 0 if not METRIC_INFO[m][1] else hi < 0
-            diffs.append({"model": model, "baseline": base, "metric": m,
-                          "difference": float(point[model][m] - point[base][m]), "lo": float(lo),
-                          "hi": float(hi),
-                          "verdict": "better" if better else "worse" if worse else "indistinguishable"})
-    return pd.DataFrame(intervals), pd.DataFrame(diffs)
+    intervals = pd.concat(
+        [resample.summarise(point[name], reps[name], ci=ci, ci_method=ci_method)
+         .assign(predictor=name) for name in scores], ignore_index=True)
+    diffs = [{"model": model, "reference": ref, "metric": m,
+              **resample.paired(point[model][m], point[ref][m], reps[model][m], reps[ref][m],
+                                ci=ci, ci_method=ci_method, higher_is_better=METRIC_INFO[m][1])}
+             for model, ref in pairs for m in point[model] if m in point[ref]]
+    columns = ["model", "reference", "metric", "value", "ci_low", "ci_high", "share_positive",
+               "verdict"]
+    return (intervals[["predictor", "metric", "value", "ci_low", "ci_high"]],
+            pd.DataFrame(diffs, columns=columns))
 
 
 def compare_sentence(differences: pd.DataFrame, model: str, baseline: str, *,
                      ci: float = 0.95) -> str:
     """One sentence on how ``model`` compares with ``baseline`` (rows of :func:`bootstrap`).
 
-    Each metric is said to be beaten, indistinguishable or worse by where its paired interval
-    lies; metrics with the same verdict are named together.
+    Each metric gets the verb of its verdict (:data:`cornlib.evaluate.resample.VERBS`); metrics
+    with the same verdict are named together.
     """
-    rows = differences[(differences["model"] == model) & (differences["baseline"] == baseline)]
+    rows = differences[(differences["model"] == model) & (differences["reference"] == baseline)]
     if rows.empty:
         raise ValueError(f"no comparison of {model!r} with {baseline!r} in differences")
-    verbs = {"better": "beats", "indistinguishable": "is indistinguishable from",
-             "worse": "is worse than"}
     parts = []
-    for verdict in ("better", "indistinguishable", "worse"):
+    for verdict in resample.VERDICTS:
         these = rows[rows["verdict"] == verdict]
         if these.empty:
             continue
-        said = [f"{METRIC_INFO[r.metric][0]} (difference {r.difference:+{METRIC_INFO[r.metric][2]}}, "
-                f"{ci:.0%} interval {r.lo:+{METRIC_INFO[r.metric][2]}} to "
-                f"{r.hi:+{METRIC_INFO[r.metric][2]}})" for r in these.itertuples()]
+        said = [f"{METRIC_INFO[r.metric][0]} (difference {r.value:+{METRIC_INFO[r.metric][2]}}, "
+                f"{ci:.0%} interval {r.ci_low:+{METRIC_INFO[r.metric][2]}} to "
+                f"{r.ci_high:+{METRIC_INFO[r.metric][2]}})" for r in these.itertuples()]
         listed = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
-        parts.append(f"{verbs[verdict]} the {baseline} in {listed}")
+        parts.append(f"{resample.VERBS[verdict]} the {baseline} in {listed}")
     return f"The {model} " + "; it ".join(parts) + "."
 
 
@@ -449,13 +442,15 @@ def length_sentence(summary: pd.DataFrame, differences: pd.DataFrame, model: str
     """
     rows = summary[summary["species"] == "all"].set_index("predictor")
     m, u, k = rows.loc[model], rows.loc[unigram], rows.loc[markov]
-    pick = differences[(differences["model"] == model) & (differences["baseline"] == unigram)
+    pick = differences[(differences["model"] == model) & (differences["reference"] == unigram)
                        & (differences["metric"] == "base_accuracy")]
     verdict = pick["verdict"].iloc[0] if len(pick) else "indistinguishable"
     bits_rank = "fewer" if m["bits_per_base"] < k["bits_per_base"] else "more"
     acc_rank = "more" if m["base_accuracy"] > k["base_accuracy"] else "fewer"
     given = "fewer" if m["bits_per_base_given_length"] < k["bits_per_base"] else "more"
-    context = {"indistinguishable": "so what the model's letter guesses have over the chain's comes "
+    context = {"undefined": "so whether context helps the model's letter guesses cannot be "
+                            "told from these tokens",
+               "indistinguishable": "so what the model's letter guesses have over the chain's comes "
                                     "from the token statistics (which tokens exist and where BPE "
                                     "puts their boundaries), not from context",
                "better": "so the model's letter guesses gain from context beyond the token "

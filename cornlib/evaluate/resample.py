@@ -1,21 +1,53 @@
-"""The bootstrap engine of :mod:`cornlib.evaluate.metrics`: resamples as weights, weighted scores.
+"""The one bootstrap engine of the book: resamples, intervals, paired differences and verdicts.
 
-A resample is a vector of gene multiplicities (how often each gene was drawn), so resampling
-genes and resampling clusters of genes (all the genes of each drawn cluster) share one code
-path, and every metric of a resample is a weighted sum: one matrix product per moment for all
-resamples at once. Spearman's ρ ranks within each resample from the multiplicities (ties share
-their mean rank), without sorting a resample.
+Every interval the book reports comes from here: the regression metrics
+(:mod:`cornlib.evaluate.metrics`), masked-token scores (:mod:`cornlib.evaluate.mlm`), true-site
+recovery and variant separation (:mod:`cornlib.interpret.recovery`). The caller computes its
+statistic on each resample; this module draws the resamples and turns replicates into tables.
+
+Resamples: units (genes, held-out examples) are drawn with replacement as many times as there
+are units; with ``groups`` (one cluster label per unit) whole clusters are drawn instead, each
+bringing all its units, so near-copies do not count as independent evidence. A resample is
+either a vector of multiplicities (:func:`bootstrap_weights`) or the drawn indices
+(:func:`bootstrap_indices`, :func:`stratified_indices`); with one ``seed`` both give the same
+resamples.
+
+Tables (one convention): long form, one row per ``metric`` with ``value`` (the estimate on the
+sample itself), ``ci_low`` and ``ci_high``; a comparison also has a ``verdict``, one of
+:data:`VERDICTS`, from where its interval lies against the null (0 for a difference).
 """
 
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 import numpy as np
+import pandas as pd
 
-#: The metrics, in the order tables show them.
-METRICS: tuple[str, ...] = ("mse", "mae", "pearson_r", "pearson_r2", "spearman_rho", "r2")
+#: Interval methods: bias-corrected percentile (Efron 1981) and plain percentile.
+CI_METHODS: tuple[str, ...] = ("bc", "percentile")
 
-# Resamples are scored in chunks so that one (chunk, genes) array holds about this many values.
-CHUNK_VALUES = 2_000_000
+#: Columns of an interval: the estimate and its bounds.
+INTERVAL_COLUMNS: tuple[str, ...] = ("value", "ci_low", "ci_high")
+
+#: The verdict words: the interval lies on the better side of the null, on the worse side,
+#: holds it, or is undefined (NaN).
+VERDICTS: tuple[str, ...] = ("better", "worse", "indistinguishable", "undefined")
+
+#: The verb of each verdict, for a sentence "A <verb> B".
+VERBS: dict[str, str] = {"better": "beats", "worse": "does worse than",
+                         "indistinguishable": "is indistinguishable from",
+                         "undefined": "cannot be compared with"}
+
+
+def check_options(ci: float, ci_method: str, n_bootstrap: int) -> None:
+    """``ValueError`` for a coverage outside (0, 1), an unknown method or a negative count."""
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must lie in (0, 1), got {ci}")
+    if ci_method not in CI_METHODS:
+        raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
+    if n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
 
 
 def group_codes(groups, n_genes: int) -> np.ndarray:
@@ -72,123 +104,30 @@ def bootstrap_weights(n_genes: int, n_bootstrap: int, seed: int, groups=None) ->
     return counts if codes is None else counts[:, codes]
 
 
-def resample_ranks(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Average ranks of ``x[idx]`` within each resample (row of ``idx``), shape ``idx.shape``."""
-    _, code = np.unique(x, return_inverse=True)
-    n_unique = int(code.max()) + 1
-    c = code.reshape(-1)[idx]
-    offsets = n_unique * np.arange(len(idx))[:, None]
-    counts = np.bincount((c + offsets).ravel(), minlength=len(idx) * n_unique)
-    counts = counts.reshape(len(idx), n_unique).astype(float)
-    avg = np.cumsum(counts, axis=1) - counts + (counts + 1) / 2
-    return np.take_along_axis(avg, c, axis=1)
+def stratified_indices(sizes: Sequence[int], n_bootstrap: int, seed: int
+                       ) -> list[list[np.ndarray]]:
+    """Resamples of several independent samples (strata), each drawn within itself.
 
-
-def weighted_ranks(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Average rank of each gene's value within each weighted resample, shape ``weights.shape``.
-
-    A gene drawn ``w`` times counts ``w`` times; rank = (weight below its value) +
-    (weight at its value + 1) / 2, as ``scipy.stats.rankdata`` gives on the expanded resample.
-    Genes of weight 0 get the rank their value would have (they do not enter any sum).
+    Returns ``n_bootstrap`` lists with one index array per stratum (its size drawn with
+    replacement from its own ``0..size-1``), from one generator, stratum after stratum within a
+    resample. Used where the two sides of a comparison are different units (variants at sites
+    and random variants), so there is nothing to pair.
     """
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
-    code = np.empty(len(x), dtype=np.int64)
-    code[order] = np.cumsum(np.r_[True, xs[1:] != xs[:-1]]) - 1
-    counts = np.add.reduceat(weights[:, order], starts, axis=1)  # B, U
-    avg = np.cumsum(counts, axis=1) - counts + (counts + 1) / 2
-    return avg[:, code]
+    if n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
+    rng = np.random.default_rng(seed)
+    return [[rng.integers(0, n, size=n) for n in sizes] for _ in range(n_bootstrap)]
 
 
-def _corr(cov: np.ndarray, va: np.ndarray, vb: np.ndarray) -> np.ndarray:
-    """r = cov / sqrt(va vb); NaN where either side is (numerically) constant."""
-    den = np.sqrt(np.clip(va, 0, None) * np.clip(vb, 0, None))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.where(den > 1e-12 * np.maximum(1.0, np.abs(cov)), cov / den, np.nan)
-    return np.clip(r, -1.0, 1.0)
-
-
-def _spread(s: np.ndarray, ss: np.ndarray, sw: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Weighted sum of squared deviations from the weighted mean; 0 below rounding level."""
-    v = ss - s * s / sw
-    return np.where(v > 1e-12 * sw * scale * scale, v, 0.0)
-
-
-def weighted_metrics(t: np.ndarray, p: np.ndarray, weights: np.ndarray, *,
-                     signal: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Every metric of each target on each weighted resample.
-
-    Args:
-        t: truth, shape (n, T).
-        p: predictions, shape (n, T).
-        weights: gene multiplicities, shape (B, n); a row of ones is the sample itself.
-        signal: noiseless signal, shape (n, T); adds ``noise_ceiling`` = R²(t, signal).
-
-    Returns:
-        ``{metric: array (B, T)}`` for :data:`METRICS` (and ``noise_ceiling``).
-    """
-    n_boot, n = weights.shape
-    step = max(1, CHUNK_VALUES // max(n, 1))
-    t0 = t - t.mean(axis=0)
-    p0 = p - p.mean(axis=0)
-    err = p - t
-    cols = [t0, p0, t0 * t0, p0 * p0, t0 * p0, err * err, np.abs(err)]
-    if signal is not None:
-        cols.append((signal - t) ** 2)
-    moments = np.concatenate(cols, axis=1)  # n, k*T
-    scale_t = np.abs(t0).max(axis=0)
-    scale_p = np.abs(p0).max(axis=0)
-    parts: dict[str, list[np.ndarray]] = {}
-    for lo in range(0, n_boot, step):
-        w = weights[lo:lo + step]
-        sw = w.sum(axis=1, keepdims=True)
-        sums = np.split(w @ moments, len(cols), axis=1)
-        st, sp, stt, spp, stp, see, sae = sums[:7]
-        vt, vp = _spread(st, stt, sw, scale_t), _spread(sp, spp, sw, scale_p)
-        cov = stp - st * sp / sw
-        r = _corr(cov, vt, vp)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r2 = np.where(vt > 0, 1.0 - see / vt, np.nan)
-        rows = {"mse": see / sw, "mae": sae / sw, "pearson_r": r, "pearson_r2": r * r,
-                "spearman_rho": _weighted_spearman(t, p, w, sw), "r2": r2}
-        if signal is not None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rows["noise_ceiling"] = np.where(vt > 0, 1.0 - sums[7] / vt, np.nan)
-        for m, v in rows.items():
-            parts.setdefault(m, []).append(v)
-    names = list(METRICS) + (["noise_ceiling"] if signal is not None else [])
-    return {m: (np.concatenate(parts[m]) if m in parts else np.empty((0, t.shape[1])))
-            for m in names}
-
-
-def _weighted_spearman(t: np.ndarray, p: np.ndarray, w: np.ndarray, sw: np.ndarray) -> np.ndarray:
-    """Spearman's ρ of each target column on each weighted resample, shape (B, T)."""
-    out = np.empty((w.shape[0], t.shape[1]))
-    for j in range(t.shape[1]):
-        rt, rp = weighted_ranks(t[:, j], w), weighted_ranks(p[:, j], w)
-        mid = (sw + 1) / 2  # mean rank of every resample: centre before the sums
-        rt -= mid
-        rp -= mid
-        st, sp = (w * rt).sum(axis=1), (w * rp).sum(axis=1)
-        s = sw[:, 0]
-        vt = (w * rt * rt).sum(axis=1) - st * st / s
-        vp = (w * rp * rp).sum(axis=1) - sp * sp / s
-        cov = (w * rt * rp).sum(axis=1) - st * sp / s
-        scale = np.maximum(s, 1.0)
-        vt = np.where(vt > 1e-9 * scale, vt, 0.0)
-        vp = np.where(vp > 1e-9 * scale, vp, 0.0)
-        out[:, j] = _corr(cov, vt, vp)
-    return out
-
-
-def interval(reps: np.ndarray, point: float, ci: float, method: str) -> tuple[float, float]:
+def interval(reps: np.ndarray, point: float, ci: float = 0.95, method: str = "bc"
+             ) -> tuple[float, float]:
     """Bootstrap interval from replicates; NaN when the estimate or any replicate is undefined.
 
     ``percentile``: the central ``ci`` quantile range of the replicates. ``bc`` (bias-corrected
     percentile, Efron 1981): the quantiles are shifted by the share of replicates below the
     point estimate, which matters for biased statistics such as r² on a few hundred genes.
     """
+    reps = np.asarray(reps, dtype=float)
     if reps.size == 0 or np.isnan(reps).any() or not np.isfinite(point):
         return float("nan"), float("nan")
     q = np.array([(1 - ci) / 2, (1 + ci) / 2])
@@ -200,3 +139,92 @@ def interval(reps: np.ndarray, point: float, ci: float, method: str) -> tuple[fl
         q = norm.cdf(2 * z0 + norm.ppf(q))
     lo, hi = np.quantile(reps, q)
     return float(lo), float(hi)
+
+
+def verdict(ci_low: float, ci_high: float, *, null: float = 0.0,
+            higher_is_better: bool = True) -> str:
+    """The verdict (one of :data:`VERDICTS`) of an interval against ``null``.
+
+    ``better`` when the whole interval lies on the good side of ``null`` (above it when
+    ``higher_is_better``), ``worse`` when it lies on the bad side, ``indistinguishable`` when it
+    holds ``null``, ``undefined`` when it is NaN. :data:`VERBS` gives the words for a sentence.
+    """
+    if not (np.isfinite(ci_low) and np.isfinite(ci_high)):
+        return "undefined"
+    lo, hi = ci_low - null, ci_high - null
+    lo, hi = (lo, hi) if higher_is_better else (-hi, -lo)
+    if lo > 0:
+        return "better"
+    if hi < 0:
+        return "worse"
+    return "indistinguishable"
+
+
+def summarise(point: Mapping[str, float], reps: Mapping[str, np.ndarray], *, ci: float = 0.95,
+              ci_method: str = "bc", null: Mapping[str, float] | None = None,
+              higher_is_better: Mapping[str, bool] | None = None) -> pd.DataFrame:
+    """One row per metric: ``metric``, ``value``, ``ci_low``, ``ci_high``.
+
+    Args:
+        point: metric → estimate on the sample itself.
+        reps: metric → its replicates, one per resample.
+        ci, ci_method: coverage and method of :func:`interval`.
+        null: metric → the value of "no effect" (e.g. 0.5 for an AUROC); given, a ``verdict``
+            column is added, missing for the metrics it does not name.
+        higher_is_better: metric → direction for the verdict (default: higher is better).
+    """
+    rows = []
+    for m, value in point.items():
+        lo, hi = interval(reps[m], value, ci, ci_method)
+        row = {"metric": m, "value": float(value), "ci_low": lo, "ci_high": hi}
+        if null is not None:
+            row["verdict"] = (verdict(lo, hi, null=null[m],
+                                      higher_is_better=(higher_is_better or {}).get(m, True))
+                              if m in null else None)
+        rows.append(row)
+    columns = ["metric", *INTERVAL_COLUMNS] + (["verdict"] if null is not None else [])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def paired(value: float, reference: float, reps: np.ndarray, reference_reps: np.ndarray, *,
+           ci: float = 0.95, ci_method: str = "bc", higher_is_better: bool = True) -> dict:
+    """A model minus a reference scored on the same resamples.
+
+    Returns:
+        ``value`` (the difference of the estimates), ``ci_low``, ``ci_high`` (the interval of the
+        per-resample differences: paired, so the variation both share cancels),
+        ``share_positive`` (share of resamples where the difference is > 0; NaN if some is
+        undefined) and ``verdict``.
+    """
+    diff = np.asarray(reps, float) - np.asarray(reference_reps, float)
+    d = value - reference
+    lo, hi = interval(diff, d, ci, ci_method)
+    share = float(np.mean(diff > 0)) if diff.size and not np.isnan(diff).any() else float("nan")
+    return {"value": d, "ci_low": lo, "ci_high": hi, "share_positive": share,
+            "verdict": verdict(lo, hi, higher_is_better=higher_is_better)}
+
+
+def formatted(table: pd.DataFrame, digits: int = 3, *, sign: bool = False) -> pd.Series:
+    """``value [ci_low, ci_high]`` per row as text; ``—`` where the value is undefined."""
+    f = f"{{:{'+' if sign else ''}.{digits}f}}"
+    if table.empty:
+        return pd.Series(index=table.index, dtype=object)
+    return table.apply(lambda r: f"{f.format(r['value'])} [{f.format(r['ci_low'])}, "
+                                 f"{f.format(r['ci_high'])}]" if np.isfinite(r["value"]) else "—",
+                       axis=1)
+
+
+def wide(table: pd.DataFrame, index: str | Sequence[str], digits: int = 3, *,
+         columns: str = "metric") -> pd.DataFrame:
+    """A long interval table for reading: one row per ``index``, one column per value of
+    ``columns`` (a metric, by default), each cell ``value [ci_low, ci_high]``
+    (:func:`formatted`; ``—`` where undefined or not scored), rows and columns in their order
+    of appearance."""
+    index = [index] if isinstance(index, str) else list(index)
+    text = table.assign(text=formatted(table, digits))
+    out = text.pivot(index=index, columns=columns, values="text")
+    order = list(dict.fromkeys(table[columns]))
+    rows = list(dict.fromkeys(map(tuple, table[index].to_numpy())))
+    out = out.loc[[r[0] if len(index) == 1 else r for r in rows], order]
+    out.columns.name = None
+    return out.fillna("—")

@@ -6,8 +6,9 @@ The simulated targets (:mod:`cornlib.data.simulate`) record every true site: dri
 for each gene and tissue; :func:`per_gene` ranks each gene's positions by the absolute
 importance and reports the area under the precision–recall curve (AUPRC) and the ROC curve
 (AUROC), next to the chance level (the share of positive positions), averaged over genes with
-bootstrap intervals over genes. Koo & Ploenzke (2021): an accurate model need not have
-interpretable attributions; this is where that is checked.
+bootstrap intervals over genes (:mod:`cornlib.evaluate.resample`: long tables, ``value``,
+``ci_low``, ``ci_high`` and a ``verdict`` against chance). Koo & Ploenzke (2021): an accurate
+model need not have interpretable attributions; this is where that is checked.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+
+from cornlib.evaluate import resample
 
 
 def site_masks(truth: pd.DataFrame, card: dict[str, Any], gene_ids: Sequence[str],
@@ -86,46 +89,63 @@ def per_gene(importance: np.ndarray, masks: np.ndarray, targets: Sequence[str],
                                        "positives"])
 
 
-def summarise(table: pd.DataFrame, *, n_boot: int = 1000, level: float = 0.95,
+#: Recovery metrics, and the value of each that a random ranking of positions gets.
+RECOVERY_METRICS: tuple[str, ...] = ("auprc", "auroc", "chance", "auprc_over_chance")
+CHANCE: dict[str, float] = {"auroc": 0.5, "auprc_over_chance": 1.0}
+
+#: Columns of :func:`table` (:func:`summarise` lacks ``model`` and ``method``).
+COLUMNS: tuple[str, ...] = ("model", "method", "target", "genes", "pairs", "metric", "value",
+                            "ci_low", "ci_high", "verdict")
+
+
+def summarise(table: pd.DataFrame, *, n_bootstrap: int = 1000, ci: float = 0.95,
               seed: int = 0) -> pd.DataFrame:
     """Mean AUPRC, AUROC and chance per target and ``overall`` (every gene × tissue), with
-    percentile intervals from resampling genes (a gene's tissues move together)."""
-    rng = np.random.default_rng(seed)
+    percentile intervals from resampling genes (a gene's tissues move together;
+    :func:`cornlib.evaluate.resample.bootstrap_indices`).
+
+    Returns:
+        Long table ``target, genes, pairs, metric, value, ci_low, ci_high, verdict``, metrics
+        :data:`RECOVERY_METRICS`: ``auprc_over_chance`` is the mean AUPRC over the mean chance
+        (per resample too); ``verdict`` (``better``, ``worse``, ``indistinguishable``) places
+        the AUROC's interval against 0.5 and that ratio's against 1, and is missing for the
+        AUPRC and chance themselves.
+    """
+    resample.check_options(ci, "percentile", n_bootstrap)
     genes = table["gene_id"].unique()
-    draws = rng.integers(0, len(genes), size=(n_boot, len(genes)))
-    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+    draws = resample.bootstrap_indices(len(genes), n_bootstrap, seed)
     out = []
     for name, sub in [*table.groupby("target", sort=False), ("overall", table)]:
         by_gene = sub.groupby("gene_id")[["auprc", "auroc", "chance"]].agg(["sum", "count"])
         by_gene = by_gene.reindex(genes, fill_value=0)
-        row = {"target": name, "genes": int(sub["gene_id"].nunique()), "pairs": len(sub)}
+        point, reps = {}, {}
         for m in ("auprc", "auroc", "chance"):
             s, c = by_gene[(m, "sum")].to_numpy(), by_gene[(m, "count")].to_numpy()
-            boot = s[draws].sum(1) / np.maximum(c[draws].sum(1), 1)
-            row[m] = float(s.sum() / c.sum())
-            row[f"{m}_low"], row[f"{m}_high"] = (float(np.quantile(boot, lo)),
-                                                 float(np.quantile(boot, hi)))
-        row["auprc_over_chance"] = row["auprc"] / row["chance"]
-        out.append(row)
-    return pd.DataFrame(out)
+            reps[m] = s[draws].sum(1) / np.maximum(c[draws].sum(1), 1)
+            point[m] = float(s.sum() / c.sum())
+        point["auprc_over_chance"] = point["auprc"] / point["chance"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps["auprc_over_chance"] = reps["auprc"] / reps["chance"]
+        rows = resample.summarise(point, reps, ci=ci, ci_method="percentile", null=CHANCE)
+        out.append(rows.assign(target=name, genes=int(sub["gene_id"].nunique()),
+                               pairs=len(sub)))
+    return pd.concat(out, ignore_index=True)[list(COLUMNS[2:])]
 
 
 def table(scores: dict[str, dict[str, np.ndarray]], masks: np.ndarray | None,
           targets: Sequence[str],
-          gene_ids: Sequence[str], *, n_boot: int = 1000, level: float = 0.95,
+          gene_ids: Sequence[str], *, n_bootstrap: int = 1000, ci: float = 0.95,
           seed: int = 0) -> pd.DataFrame:
     """:func:`summarise` for every model × method: ``scores[model][method]`` is
-    ``(N, L, T)``. One row per model, method and target (and ``overall``); no rows (but the
-    columns) when ``scores`` is empty."""
-    cols = ["model", "method", "target", "genes", "pairs", "auprc", "auprc_low", "auprc_high",
-            "auroc", "auroc_low", "auroc_high", "chance", "chance_low", "chance_high",
-            "auprc_over_chance"]
+    ``(N, L, T)``. Columns :data:`COLUMNS`: one row per model, method, target (and
+    ``overall``) and metric; no rows (but the columns) when ``scores`` is empty."""
     out = []
     for model, by_method in scores.items():
         for method, values in by_method.items():
-            s = summarise(per_gene(values, masks, targets, gene_ids), n_boot=n_boot,
-                          level=level, seed=seed)
+            s = summarise(per_gene(values, masks, targets, gene_ids), n_bootstrap=n_bootstrap,
+                          ci=ci, seed=seed)
             out.append(s.assign(model=model, method=method))
+    cols = list(COLUMNS)
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 
 
@@ -139,22 +159,33 @@ def sample_genes(genes: pd.DataFrame, truth: pd.DataFrame, n: int, seed: int = 0
     return pool.sample(min(n, len(pool)), random_state=seed).sort_index()
 
 
-def separation(positive: Sequence[float], negative: Sequence[float], *, n_boot: int = 1000,
-               level: float = 0.95, seed: int = 0) -> dict[str, float]:
+def separation(positive: Sequence[float], negative: Sequence[float], *,
+               n_bootstrap: int = 1000, ci: float = 0.95, seed: int = 0) -> pd.DataFrame:
     """How well a score separates two groups (e.g. variants that break true sites from random
     ones): the AUROC (the chance that a positive scores above a negative; 0.5 = no separation)
-    with a percentile interval from resampling each group, and the two medians."""
+    and the two medians, with percentile intervals from resampling each group within itself
+    (:func:`cornlib.evaluate.resample.stratified_indices`).
+
+    Returns:
+        Long table ``metric`` (``auroc``, ``median_positive``, ``median_negative``), ``value``,
+        ``ci_low``, ``ci_high``, ``verdict`` (the AUROC's interval against 0.5: ``better``,
+        ``worse`` or ``indistinguishable``; missing for the medians), ``n_positive``,
+        ``n_negative``.
+    """
     from sklearn.metrics import roc_auc_score
 
+    resample.check_options(ci, "percentile", n_bootstrap)
     pos, neg = np.asarray(positive, float), np.asarray(negative, float)
     if not len(pos) or not len(neg):
         raise ValueError(f"both groups need values ({len(pos)} positive, {len(neg)} negative)")
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-    rng = np.random.default_rng(seed)
-    boot = [roc_auc_score(y, np.r_[rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-            for _ in range(n_boot)]
-    lo, hi = np.quantile(boot, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return {"auroc": float(roc_auc_score(y, np.r_[pos, neg])), "auroc_low": float(lo),
-            "auroc_high": float(hi), "median_positive": float(np.median(pos)),
-            "median_negative": float(np.median(neg)), "n_positive": len(pos),
-            "n_negative": len(neg)}
+    reps: dict[str, list[float]] = {"auroc": [], "median_positive": [], "median_negative": []}
+    for i, j in resample.stratified_indices([len(pos), len(neg)], n_bootstrap, seed):
+        reps["auroc"].append(roc_auc_score(y, np.r_[pos[i], neg[j]]))
+        reps["median_positive"].append(np.median(pos[i]))
+        reps["median_negative"].append(np.median(neg[j]))
+    point = {"auroc": float(roc_auc_score(y, np.r_[pos, neg])),
+             "median_positive": float(np.median(pos)), "median_negative": float(np.median(neg))}
+    rows = resample.summarise(point, {m: np.asarray(v) for m, v in reps.items()}, ci=ci,
+                              ci_method="percentile", null={"auroc": 0.5})
+    return rows.assign(n_positive=len(pos), n_negative=len(neg))

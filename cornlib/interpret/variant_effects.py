@@ -34,16 +34,16 @@ def effects(tables: Mapping[str, pd.DataFrame], simulated: pd.DataFrame) -> pd.D
 
 
 def separation(effects: pd.DataFrame, *, positive: str = "site", negative: str = "random",
-               n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """One row per model (in the order of ``effects``): how well ``effect`` separates the
-    ``positive`` class from the ``negative`` one (the columns of
-    :func:`cornlib.interpret.recovery.separation`)."""
+               n_bootstrap: int = 1000, ci: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """How well ``effect`` separates the ``positive`` class from the ``negative`` one, per
+    model (in the order of ``effects``): the long rows of
+    :func:`cornlib.interpret.recovery.separation` with a ``model`` column first."""
     rows = {}
     for m, g in effects.groupby("model", sort=False):
         rows[m] = recovery.separation(
             g.loc[g["class"] == positive, "effect"], g.loc[g["class"] == negative, "effect"],
-            n_boot=n_boot, level=level, seed=seed)
-    return pd.DataFrame(rows).T
+            n_bootstrap=n_bootstrap, ci=ci, seed=seed)
+    return pd.concat(rows, names=["model", None]).reset_index(0).reset_index(drop=True)
 
 
 def problem_variants(variant, genome) -> pd.DataFrame:

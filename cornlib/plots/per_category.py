@@ -122,8 +122,8 @@ def paired_differences(differences: pd.DataFrame, labels: dict[str, str] | None 
     """Model − baseline differences with their paired intervals, one panel per metric.
 
     Args:
-        differences: :func:`cornlib.evaluate.mlm.bootstrap` (``model, baseline, metric,
-            difference, lo, hi, verdict``).
+        differences: :func:`cornlib.evaluate.mlm.bootstrap` (``model, reference, metric,
+            value, ci_low, ci_high, verdict``).
         labels: metric → panel title (default: the metric's name).
 
     Returns:
@@ -135,15 +135,15 @@ def paired_differences(differences: pd.DataFrame, labels: dict[str, str] | None 
     if differences.empty:
         return placeholder("No comparisons to draw.")
     metrics = list(dict.fromkeys(differences["metric"]))
-    rows = list(dict.fromkeys(differences["model"] + " − " + differences["baseline"]))
+    rows = list(dict.fromkeys(differences["model"] + " − " + differences["reference"]))
     colour = {"better": "#3a8a3a", "worse": "#b03a2e", "indistinguishable": "0.45"}
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.45 * len(rows) + 1.4),
                              sharey=True, squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         part = differences[differences["metric"] == metric]
-        y = [rows.index(f"{r.model} − {r.baseline}") for r in part.itertuples()]
+        y = [rows.index(f"{r.model} − {r.reference}") for r in part.itertuples()]
         for yi, r in zip(y, part.itertuples()):
-            ax.errorbar(r.difference, yi, xerr=[[r.difference - r.lo], [r.hi - r.difference]],
+            ax.errorbar(r.value, yi, xerr=[[r.value - r.ci_low], [r.ci_high - r.value]],
                         fmt="o", color=colour.get(r.verdict, "k"), capsize=3, lw=1.2)
         ax.axvline(0, color="0.3", lw=0.8, ls="--")
         ax.set_title((labels or {}).get(metric, metric), fontsize=9)

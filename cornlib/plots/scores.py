@@ -237,7 +237,7 @@ def recovery(table: pd.DataFrame, metric: str = "auprc"):
 
     Args:
         table: :func:`cornlib.interpret.recovery.table` rows for ``target == "overall"``
-            (``model``, ``method``, ``auprc``, ``auprc_low``, ``auprc_high``, ``chance``...).
+            (long: ``model``, ``method``, ``metric``, ``value``, ``ci_low``, ``ci_high``).
 
     Returns:
         ``fig, ax``.
@@ -249,6 +249,8 @@ def recovery(table: pd.DataFrame, metric: str = "auprc"):
 
     if table.empty:
         return placeholder("No true sites to recover (measured targets).")
+    chance = float(table.loc[table["metric"] == "chance", "value"].mean())
+    table = table[table["metric"] == metric]
     models = list(dict.fromkeys(table["model"]))
     methods = list(dict.fromkeys(table["method"]))
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(methods) * len(models) + 1.2))
@@ -257,12 +259,12 @@ def recovery(table: pd.DataFrame, metric: str = "auprc"):
     for k, model in enumerate(models):
         sub = table[table["model"] == model].set_index("method").reindex(methods)
         y = np.arange(len(methods)) + (k - (len(models) - 1) / 2) * step
-        ax.errorbar(sub[metric], y, xerr=[sub[metric] - sub[f"{metric}_low"],
-                                          sub[f"{metric}_high"] - sub[metric]],
+        ax.errorbar(sub["value"], y, xerr=[sub["value"] - sub["ci_low"],
+                                           sub["ci_high"] - sub["value"]],
                     fmt="o", color=colours[model], label=model, capsize=2)
     if metric == "auprc":
-        ax.axvline(float(table["chance"].mean()), color="0.4", ls=":", lw=1)
-        ax.text(float(table["chance"].mean()), -0.7, " chance", fontsize=8, color="0.4")
+        ax.axvline(chance, color="0.4", ls=":", lw=1)
+        ax.text(chance, -0.7, " chance", fontsize=8, color="0.4")
     else:
         ax.axvline(0.5, color="0.4", ls=":", lw=1)
     ax.set_yticks(range(len(methods)), methods)

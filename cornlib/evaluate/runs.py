@@ -1,0 +1,95 @@
+"""The evaluation of a run directory's models (chapter 08), read through the artifact registry.
+
+Every model folder, the baselines' test predictions and the bootstrap settings that chapter 04
+recorded are read with :func:`cornlib.artifacts.path`, so a missing input names the chapter
+that writes it. Runs are named by their folder under ``finetune/`` (``pretrained``,
+``random_init``, ``probe``, ``from_<species>``) in every table.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from cornlib import artifacts
+from cornlib.evaluate import metrics
+from cornlib.evaluate.predictions import long_predictions
+from cornlib.io import read_json
+
+#: Prefix of the cross-species runs' folders (``finetune/from_<species>``).
+CROSS_PREFIX = "from_"
+
+
+def scoring_options(run_dir: str | os.PathLike, data) -> dict[str, Any]:
+    """Keyword arguments of :func:`cornlib.evaluate.metrics.evaluate_predictions` and
+    :func:`~cornlib.evaluate.metrics.paired_differences` that repeat the baselines' bootstrap
+    (``baselines/bootstrap.json``: resamples, seed, coverage, method, clusters, noise ceiling),
+    so a model scored here sees the baselines' resamples.
+
+    Args:
+        run_dir: the run directory.
+        data: its :class:`cornlib.dataset.ModellingData`.
+    """
+    settings = read_json(artifacts.path(run_dir, "baselines/bootstrap.json"))
+    signal = (pd.read_parquet(artifacts.path(run_dir, settings["signal"]))
+              if settings.get("signal") else None)
+    groups = data.table.set_index("gene_id")[settings["groups"]] if settings.get("groups") else None
+    return {"overall_targets": list(data.tissues), "seed": int(settings["seed"]),
+            "n_bootstrap": int(settings["n_bootstrap"]), "ci": float(settings["ci"]),
+            "ci_method": settings.get("ci_method", "bc"), "groups": groups, "signal": signal,
+            "ceiling": None if signal is not None else data.ceiling}
+
+
+def per_subset(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` for scores on a subset of the genes (one species): without the noise ceiling,
+    which :func:`scoring_options` gives for the whole test set."""
+    return {**options, "signal": None, "ceiling": None}
+
+
+def load_models(run_dir: str | os.PathLike, runs: Sequence[str]) -> dict[str, Any]:
+    """Run folder name → predictor of ``finetune/<run>/model`` (a missing folder names the
+    chapter that writes it)."""
+    from cornlib.models import predictor
+
+    return {run: predictor.load(artifacts.path(run_dir, f"finetune/{run}/model"))
+            for run in runs}
+
+
+def split_predictions(run_dir: str | os.PathLike, data, models: Mapping[str, Any], *,
+                     split: str = "test", device: str = "auto") -> pd.DataFrame:
+    """The baselines' predictions (``baselines/predictions.parquet``) and each of ``models``'
+    predictions of ``split``, in one long table (:mod:`cornlib.evaluate.predictions`)."""
+    baseline = pd.read_parquet(artifacts.path(run_dir, "baselines/predictions.parquet"))
+    ours = [long_predictions(m, data, split, name=name, device=device)
+            for name, m in models.items()]
+    return pd.concat([baseline, *ours], ignore_index=True)
+
+
+def cross_species(run_dir: str | os.PathLike, data, *, split: str = "test",
+                  device: str = "auto") -> pd.DataFrame:
+    """Each cross-species run (``finetune/from_<species>``, trained and tuned on one species'
+    genes) predicting ``split`` genes of the other species; named by its folder. Empty with one
+    species."""
+    species = sorted(data.table["species"].unique())
+    parts = []
+    for source in species if len(species) > 1 else []:
+        run = f"{CROSS_PREFIX}{source}"
+        model = load_models(run_dir, [run])[run]
+        others = data.table.loc[data.table["species"] != source, "gene_id"]
+        parts.append(long_predictions(model, data, split, name=run, genes=others, device=device))
+    columns = ["model", "gene_id", "species", "target", "y_true", "y_pred"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def by_species(predictions: pd.DataFrame, options: Mapping[str, Any]) -> pd.DataFrame:
+    """Scores of every model on each species' genes (``by=("model", "species")``)."""
+    return metrics.evaluate_predictions(predictions, by=("model", "species"),
+                                        **per_subset(options))
+
+
+def references(predictions: pd.DataFrame, wanted: Sequence[str]) -> list[str]:
+    """The models of ``wanted`` that ``predictions`` holds, in that order."""
+    present = set(predictions["model"])
+    return [m for m in wanted if m in present]

@@ -1,0 +1,91 @@
+"""cornlib.evaluate.runs: chapter 08's evaluation of a run directory, inputs through the registry."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cornlib import io, models, training
+from cornlib.dataset import ModellingData
+from cornlib.evaluate import metrics, runs
+
+TISSUES = ["t1", "t2"]
+
+
+def _data(n=48):
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({
+        "gene_id": [f"g{i:03d}" for i in range(n)],
+        "species": np.where(np.arange(n) % 2 == 0, "sp_a", "sp_b"),
+        "sequence": ["".join(rng.choice(list("ACGT"), 64)) for _ in range(n)],
+        "cluster_id": np.arange(n) // 4,
+        "split": np.where(np.arange(n) < n // 2, "train", "test"),
+        "t1": rng.normal(size=n), "t2": rng.normal(size=n)})
+    return ModellingData(table=table, tissues=TISSUES)
+
+
+def _save_cnn(path, seed):
+    config = models.PromoterCNNConfig(seq_length=64, n_targets=2, channels=[4], kernel_sizes=[5],
+                                      pool_sizes=[2], hidden_size=8, target_names=TISSUES,
+                                      target_mean=[0.0, 0.0], target_std=[1.0, 1.0])
+    torch.manual_seed(seed)
+    training.save_model(models.PromoterCNN(config), path)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    data = _data()
+    for seed, name in enumerate(["pretrained", "from_sp_a", "from_sp_b"]):
+        _save_cnn(run_dir / "finetune" / name / "model", seed)
+    io.write_json(run_dir / "baselines" / "bootstrap.json",
+                  {"n_bootstrap": 30, "seed": 1, "ci": 0.9, "ci_method": "percentile",
+                   "groups": "cluster_id", "signal": None})
+    test = data.rows("test")
+    mean = pd.concat([pd.DataFrame({"model": "mean", "gene_id": test["gene_id"],
+                                    "species": test["species"], "target": t,
+                                    "y_true": test[t], "y_pred": 0.0}) for t in TISSUES])
+    io.write_parquet(run_dir / "baselines" / "predictions.parquet", mean)
+    return run_dir, data
+
+
+def test_scoring_repeats_the_baselines_bootstrap(run):
+    run_dir, data = run
+    options = runs.scoring_options(run_dir, data)
+    assert (options["n_bootstrap"], options["seed"], options["ci"]) == (30, 1, 0.9)
+    assert options["ci_method"] == "percentile" and options["signal"] is None
+    assert options["groups"].loc["g005"] == 1 and options["overall_targets"] == TISSUES
+    assert runs.per_subset(options)["ceiling"] is None
+
+
+def test_every_model_is_scored_beside_the_baselines(run):
+    run_dir, data = run
+    options = runs.scoring_options(run_dir, data)
+    predictions = runs.split_predictions(run_dir, data, runs.load_models(run_dir, ["pretrained"]),
+                                         device="cpu")
+    assert set(predictions["model"]) == {"mean", "pretrained"}
+    assert len(predictions) == 2 * 24 * 2  # two models, 24 test genes, two tissues
+    results = metrics.evaluate_predictions(predictions, **options)
+    assert {"pretrained", "mean"} == set(results["model"])
+    refs = runs.references(predictions, ["cnn", "mean"])
+    diffs = metrics.paired_differences(predictions, "r2", reference=refs, **options)
+    assert set(diffs["verdict"]) <= set(metrics.VERDICTS)
+    species = runs.by_species(predictions, options)
+    assert set(species["species"]) == {"sp_a", "sp_b"}
+
+
+def test_cross_species_models_predict_the_other_species(run):
+    run_dir, data = run
+    cross = runs.cross_species(run_dir, data, device="cpu")
+    seen = cross.groupby("model")["species"].unique().to_dict()
+    assert list(seen["from_sp_a"]) == ["sp_b"] and list(seen["from_sp_b"]) == ["sp_a"]
+    one = ModellingData(table=data.table[data.table["species"] == "sp_a"], tissues=TISSUES)
+    assert runs.cross_species(run_dir, one).empty
+
+
+def test_missing_inputs_name_their_chapter(tmp_path, run):
+    _, data = run
+    with pytest.raises(FileNotFoundError, match="04_baselines"):
+        runs.scoring_options(tmp_path, data)
+    with pytest.raises(FileNotFoundError, match="07_finetune"):
+        runs.load_models(tmp_path, ["pretrained"])
