@@ -251,3 +251,14 @@ def _stats(trainer, out, seconds: float, recipe: Recipe, budget, best, per_targe
         stats["tokens"] = int(tokens)
         stats["tokens_per_second"] = round(tokens / seconds, 1) if seconds else None
     return stats
+
+
+def stats_table(runs: dict[str, TrainResult], columns: Sequence[str] | None = None
+                ) -> pd.DataFrame:
+    """One row per run (named by the keys of ``runs``) with the ``columns`` of its stats
+    (default: all; a stat a run lacks is empty)."""
+    rows = {name: r.stats for name, r in runs.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if columns is not None:
+        table = table.reindex(columns=list(columns))
+    return table.rename_axis("run")

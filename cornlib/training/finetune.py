@@ -293,22 +293,34 @@ def cross_species(data, out_dir: str | os.PathLike, start: Callable[[], Any], *,
     return runs
 
 
-def load_report(report: dict[str, list[str]]) -> pd.DataFrame:
-    """The load report of :func:`cornlib.models.encoders.regressor_from_mlm` as a table:
-    one row per parameter, ``new`` (the regression head) or ``dropped`` (the masked-LM
-    head)."""
-    rows = ([(k, "new (regression head)") for k in report.get("missing", [])]
-            + [(k, "dropped (masked-LM head)") for k in report.get("unexpected", [])])
+def load_report(encoder: str | os.PathLike, head: dict[str, Any]) -> pd.DataFrame:
+    """What putting the head ``head`` on the pretrained ``encoder`` changes, as a table: one
+    row per parameter, ``new`` (the regression head) or ``dropped`` (the masked-LM head); the
+    encoder's own weights are all kept (:func:`cornlib.models.encoders.regressor_from_mlm`
+    checks it)."""
+    from cornlib.models import encoders
+
+    _, report = encoders.regressor_from_mlm(encoder, **head)
+    rows = ([(k, "new (regression head)") for k in report["missing"]]
+            + [(k, "dropped (masked-LM head)") for k in report["unexpected"]])
     return pd.DataFrame(rows, columns=["parameter", "status"]).set_index("parameter")
 
 
+def labelled(runs: dict[str, Any]) -> dict[str, Any]:
+    """``runs`` keyed by folder name, re-keyed by display name (:func:`run_label`)."""
+    return {run_label(name): r for name, r in runs.items()}
+
+
+#: The stats :func:`runs_table` shows.
+RUN_COLUMNS = ("best_valid_r2", "best_epoch", "epochs_run", "seconds", "stopped_by")
+
+
 def runs_table(runs: dict[str, TrainResult]) -> pd.DataFrame:
-    """One row per run (named by :func:`run_label` from its folder name): its best valid R²,
-    best epoch, epochs run, seconds and why it stopped."""
-    rows = [{"run": run_label(name), **{k: r.stats.get(k) for k in (
-                "best_valid_r2", "best_epoch", "epochs_run", "seconds", "stopped_by")}}
-            for name, r in runs.items()]
-    return pd.DataFrame(rows).set_index("run")
+    """One row per run (``runs`` keyed by folder name; rows named by :func:`run_label`): its
+    best valid R², best epoch, epochs run, seconds and why it stopped."""
+    from cornlib.training import stats_table
+
+    return stats_table(labelled(runs), RUN_COLUMNS)
 
 
 def best_run(finetune_dir: str | os.PathLike, runs: Sequence[str] = ("pretrained", "random_init")
