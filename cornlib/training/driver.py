@@ -46,7 +46,8 @@ class Recipe:
             best weights kept there); ``False`` deletes that folder first.
         checkpoint_dir: the Trainer's folder under ``out_dir``.
         keep_checkpoints: leave the checkpoints after the run (default: delete the folder).
-        collator: batches examples (``None``: stack them).
+        collator: batches examples (``None``: ``transformers.default_data_collator``, which
+            stacks them, with or without a tokenizer).
         tokenizer: given to the Trainer and saved beside the model.
         target_names: score valid R² (mean and per target) at every evaluation.
         keep_best: an evaluation metric (``"eval_r2"``) whose best evaluation's weights the
@@ -172,6 +173,8 @@ def run(model, train, valid, recipe: Recipe, out_dir: str | os.PathLike) -> Trai
             metric without evaluating.
         FileNotFoundError, ValueError: from :func:`cornlib.training.fit` when resuming.
     """
+    from transformers import default_data_collator
+
     from cornlib import io
     from cornlib.runtime import limit_threads
     from cornlib.training import hf
@@ -198,7 +201,8 @@ def run(model, train, valid, recipe: Recipe, out_dir: str | os.PathLike) -> Trai
     with limit_threads(recipe.threads, torch=True), tr.seeded(recipe.seed):
         trainer = tr.make_trainer(
             model, args, train, valid if recipe.evaluate is not None else None,
-            data_collator=recipe.collator, processing_class=recipe.tokenizer,
+            data_collator=recipe.collator or default_data_collator,
+            processing_class=recipe.tokenizer,
             compute_metrics=tr.r2_metrics(names) if names else None, callbacks=callbacks,
             history_path=out_dir / "log_history.json")
         if recipe.optimizer is not None:

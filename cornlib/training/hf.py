@@ -57,7 +57,8 @@ class LossHistory(TrainerCallback):
 
     After every log it writes ``state.log_history`` to ``path`` (JSON, atomic), so a killed
     run leaves its curves behind; a resumed run restores the history from its checkpoint and
-    continues the same file. :meth:`frame` gives the tidy table of :func:`loss_curves`.
+    continues the same file. :meth:`frame` gives the tidy table of
+    :func:`cornlib.training.loss_curves`.
     """
 
     def __init__(self, path: str | Path | None = None):
