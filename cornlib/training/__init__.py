@@ -8,7 +8,7 @@ from cornlib.training.collators import (
     MaskingCollator,
     padded_collator,
 )
-from cornlib.training.driver import Recipe, TrainResult, run, stats_table
+from cornlib.training.driver import STOPPED_BY, Recipe, TrainResult, run, stats_table
 from cornlib.training.trainer import (
     check_checkpoint,
     derive_seed,
@@ -28,7 +28,7 @@ from cornlib.training.trainer import (
 
 __all__ = [
     "ArrayDataset", "MaskedLMDataset", "MaskingCollator", "padded_collator",
-    "Recipe", "TrainResult", "run", "stats_table",
+    "Recipe", "STOPPED_BY", "TrainResult", "run", "stats_table",
     "check_checkpoint", "derive_seed", "fit", "last_checkpoint", "loss_curves",
     "make_trainer", "precision_kwargs", "quiet_hf_bars", "r2_metrics", "resolve_device",
     "save_model", "seeded", "training_arguments", "valid_scores",

@@ -27,6 +27,10 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+#: Why a run ended (``stats["stopped_by"]``), in words for a chapter's text.
+STOPPED_BY = {"epochs": "after its last epoch", "steps": "after its last step",
+              "early stopping": "by early stopping", "time budget": "at its time budget"}
+
 
 @dataclass
 class Recipe:
@@ -106,7 +110,8 @@ class TrainResult:
             columns, e.g. fine-tuning's ``trainable``), saved as ``history.parquet``.
         output_dir: the run folder.
         stats: ``steps``, ``seconds``, ``epochs_run``, ``train_loss``, ``stopped_by``
-            (``epochs``, ``steps``, ``early stopping`` or ``time budget``),
+            (``epochs``, ``steps``, ``early stopping`` or ``time budget``; see
+            :data:`STOPPED_BY`),
             ``sequences_per_second``, ``device``, ``bf16``, ``fp16``; ``best_epoch`` and
             ``best_valid_r2`` when targets are scored; ``tokens`` and ``tokens_per_second``
             when the recipe counts tokens.
