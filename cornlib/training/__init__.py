@@ -36,7 +36,7 @@ __all__ = [
 
 #: Classes that subclass ``transformers`` types, from :mod:`cornlib.training.hf`.
 _HF = ("CornTrainer", "LossHistory", "QuietProgress", "EpochLengthGroupedSampler", "BestEpoch",
-       "TimeBudget", "Unfreeze")
+       "TimeBudget", "Unfreeze", "PadToMaxLength")
 
 
 def __getattr__(name: str):

@@ -145,15 +145,8 @@ class MaskingCollator:
 
 
 def padded_collator(tokenizer, max_length: int, mlm_probability: float = 0.15):
-    """The naive reference for the benchmark: every batch padded to ``max_length``."""
-    from transformers import DataCollatorForLanguageModeling
+    """The naive reference for the benchmark: every batch padded to ``max_length``
+    (:class:`cornlib.training.hf.PadToMaxLength`)."""
+    from cornlib.training.hf import PadToMaxLength
 
-    class PadToMaxLength(DataCollatorForLanguageModeling):
-        def torch_call(self, examples):
-            batch = self.tokenizer.pad([{"input_ids": ex["input_ids"]} for ex in examples],
-                                       padding="max_length", max_length=max_length,
-                                       return_tensors="pt")
-            batch["input_ids"], batch["labels"] = self.torch_mask_tokens(batch["input_ids"])
-            return batch
-
-    return PadToMaxLength(tokenizer, mlm_probability=mlm_probability)
+    return PadToMaxLength(tokenizer, max_length, mlm_probability=mlm_probability)

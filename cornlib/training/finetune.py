@@ -151,12 +151,18 @@ def finetune(model, train_dataset, eval_dataset, output_dir: str | os.PathLike, 
         unfreeze_every, head_epochs: see :func:`unfreezing_schedule`.
         patience: stop after this many evaluations without a better valid R² (None: never).
         max_seconds: wall-clock budget for training (None: none).
-        seed: initial head weights, batch order, dropout and augmentation.
+        seed: batch order and dropout (the initial weights come with ``model``, see
+            :func:`initial_model`; a collator draws from its own seed).
         device: ``auto``, ``cpu`` or ``cuda``; threads: torch threads while training.
         tokenizer: saved beside a token model.
         resume: checkpoint every epoch in ``output_dir / "trainer"`` (with the best epoch's
             weights) and continue from the newest checkpoint there when one exists; the folder
             is removed when training ends. Without it nothing is written until the end.
+
+    Returns:
+        The :class:`~cornlib.training.TrainResult` of :func:`cornlib.training.run`, with the
+        unfreezing ``schedule`` and a ``trainable`` column (parameter groups trained) in its
+        history.
     """
     from cornlib import training
     from cornlib.training.hf import Unfreeze

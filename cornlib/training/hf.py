@@ -1,5 +1,5 @@
-"""Every class of cornlib that subclasses a ``transformers`` type: the Trainer, its sampler and
-its callbacks.
+"""Every class of cornlib that subclasses a ``transformers`` type: the Trainer, its sampler, its
+callbacks and the benchmark's pad-to-max-length collator.
 
 This module imports ``transformers`` at the top, so :mod:`cornlib.training` imports it on first
 use only (``transformers`` is slow to import): the one way cornlib builds such classes lazily.
@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import PrinterCallback, ProgressCallback, Trainer, TrainerCallback
+from transformers import (
+    DataCollatorForLanguageModeling,
+    PrinterCallback,
+    ProgressCallback,
+    Trainer,
+    TrainerCallback,
+)
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.utils.notebook import NotebookProgressCallback
 
@@ -177,3 +183,19 @@ class Unfreeze(TrainerCallback):
                 p.requires_grad_(on)
             if on:
                 self.trainable.append(name)
+
+
+class PadToMaxLength(DataCollatorForLanguageModeling):
+    """Masked-LM batches padded to ``max_length`` whatever their longest example: the naive
+    reference of ``benchmarks/pretrain_throughput.py`` (cornlib pads to the longest)."""
+
+    def __init__(self, tokenizer, max_length: int, **kwargs: Any):
+        super().__init__(tokenizer, **kwargs)
+        self.max_length = int(max_length)
+
+    def torch_call(self, examples):
+        batch = self.tokenizer.pad([{"input_ids": ex["input_ids"]} for ex in examples],
+                                   padding="max_length", max_length=self.max_length,
+                                   return_tensors="pt")
+        batch["input_ids"], batch["labels"] = self.torch_mask_tokens(batch["input_ids"])
+        return batch
