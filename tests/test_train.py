@@ -147,14 +147,15 @@ def test_save_model_replaces_the_folder_whole(tok, tmp_path):
 
 
 def _gc_data(n, sign, seed):
-    """Random 64-base promoters; the target is ``sign`` × their GC share (+ noise)."""
+    """Random 64-base promoters; the target rises (``sign`` = 1) or falls (-1) with their GC
+    share, around 2 (+ noise)."""
     from cornlib import sequence
 
     rng = np.random.default_rng(seed)
     gc = rng.uniform(0.2, 0.8, n)
     seqs = ["".join(rng.choice(list("ACGT"), 64, p=[(1 - g) / 2, g / 2, g / 2, (1 - g) / 2]))
             for g in gc]
-    y = sign * 4 * gc[:, None] + rng.normal(0, 0.05, (n, 1))
+    y = 2 + sign * 4 * (gc[:, None] - 0.5) + rng.normal(0, 0.05, (n, 1))
     return sequence.encode_fixed(seqs, length=64), y.astype(np.float32)
 
 

@@ -39,7 +39,7 @@ def training_arguments(output_dir: str | Path, *, device: str = "auto", seed: in
     return TrainingArguments(output_dir=str(output_dir), **defaults)
 
 
-# --- examples and batches ------------------------------------------------------------------------
+# --- seeds, metrics and the history table ---------------------------------------------------
 
 def derive_seed(*keys: int) -> int:
     """A 32-bit seed hashed from non-negative integers (``derive_seed(seed, epoch, index)``)."""
