@@ -108,6 +108,18 @@ class MaskingCollator:
                                          - set(tokenizer.all_special_ids)), dtype=torch.long)
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        # transformers' collators note on the tokenizer which warnings they silenced; the
+        # tokenizer is the caller's, so it is left as it was found
+        notes = getattr(self.tokenizer, "deprecation_warnings", None)
+        kept = dict(notes) if notes is not None else None
+        try:
+            return self._collate(examples)
+        finally:
+            if notes is not None:
+                notes.clear()
+                notes.update(kept)
+
+    def _collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         if "labels" in examples[0]:
             return dict(self.padding([{k: ex[k] for k in ("input_ids", "labels")}
                                       for ex in examples]))
