@@ -58,7 +58,9 @@ def seeded(seed: int) -> Iterator[None]:
     import torch
 
     py, npy = random.getstate(), np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    # the current GPU's generator too once CUDA is up (forking every GPU's would open a
+    # context on each of them from every process under torchrun)
+    devices = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         random.seed(seed)
