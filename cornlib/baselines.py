@@ -13,7 +13,6 @@ oracle (:func:`fit_oracle`) reads the simulation's true sites instead of the seq
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,12 +307,6 @@ def fit_motif_gbm(data: ModellingData, X: pd.DataFrame, *, max_iter: int = 200,
 
 
 
-def _r2_metric(pred) -> dict[str, float]:
-    """``compute_metrics`` for the Trainer: mean valid R² over targets."""
-    y, p = np.asarray(pred.label_ids), np.asarray(pred.predictions)
-    return {"r2": metrics.mean_r2(y.reshape(len(y), -1), p)}
-
-
 def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: int = 1000,
             channels: Sequence[int] = (32,), kernel_sizes: Sequence[int] = (15,),
             pool_sizes: Sequence[int] = (1,), global_pool: str = "max", hidden_size: int = 64,
@@ -321,19 +314,18 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
             weight_decay: float = 1e-4, seed: int = 0, device: str = "auto",
             threads: int | None = None, sequences: Sequence[str] | None = None,
             model: str = "cnn") -> BaselineFit:
-    """Train :class:`cornlib.models.cnn.PromoterCNN` per target group with the Hugging Face ``Trainer``.
+    """Train :class:`cornlib.models.cnn.PromoterCNN` per target group
+    (:func:`cornlib.training.cnn.train`) and predict test once, through its predictor.
 
-    Sequences are padded/cropped to ``seq_length`` with the TSS end aligned. The Trainer
-    evaluates valid after every epoch and the weights of the epoch with the best mean valid R²
-    are kept (in memory, no checkpoints); test is predicted once. Each group's model is saved
-    with ``save_pretrained`` to ``output_dir/<group>/model``.
+    Sequences are padded/cropped to ``seq_length`` with the TSS end aligned. Valid is scored
+    after every epoch and the weights of the epoch with the best mean valid R² are kept. Each
+    group's run goes to ``output_dir/<group>`` (``model/``, ``history.parquet``...).
 
     Args:
         data: the modelling table.
-        output_dir: where the models go.
+        output_dir: where the runs go.
         seq_length, channels, kernel_sizes, pool_sizes, global_pool, hidden_size, dropout: the
-            architecture
-            (:class:`cornlib.models.cnn.PromoterCNNConfig`).
+            architecture (:class:`cornlib.models.cnn.PromoterCNNConfig`).
         epochs, batch_size, learning_rate, weight_decay: optimisation (AdamW, linear decay).
         seed: seed of the initial weights, batch order and dropout.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -341,14 +333,17 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
             CPUs one thread is often faster than two.
         sequences: replacement sequences aligned with ``data.table`` (e.g. shuffles).
         model: name of the baseline.
-    """
-    import torch
 
-    from cornlib import training
-    from cornlib.models import cnn
+    Returns:
+        A :class:`BaselineFit`: one tuning row per group and epoch (its valid R²),
+        ``estimators`` ``{group: model folder}``.
+    """
+    from cornlib.models import cnn, predictor
+    from cornlib.training import cnn as recipe
 
     output_dir = Path(output_dir)
-    codes = sequence.encode_fixed(_sequences(data, sequences), length=seq_length, align="end")
+    seqs = _sequences(data, sequences)
+    codes = sequence.encode_fixed(seqs, length=seq_length, align="end")
     preds, tuning, estimators = [], [], {}
     for group, targets in target_groups(data).items():
         tr, va, te = (_rows(data, s, targets) for s in ("train", "valid", "test"))
@@ -359,34 +354,22 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
         config = cnn.PromoterCNNConfig(
             seq_length=seq_length, n_targets=len(targets), channels=list(channels),
             kernel_sizes=list(kernel_sizes), pool_sizes=list(pool_sizes), global_pool=global_pool,
-            hidden_size=hidden_size,
-            dropout=dropout, target_names=list(targets), target_mean=mean.tolist(),
-            target_std=std.tolist(), target_transform=data.card.get("units"))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = cnn.PromoterCNN(config)
-        out = output_dir / group
-        args = training.training_arguments(
-            out / "trainer", device=device, seed=seed, num_train_epochs=epochs,
-            per_device_train_batch_size=batch_size, per_device_eval_batch_size=4 * batch_size,
-            learning_rate=learning_rate, weight_decay=weight_decay, eval_strategy="epoch",
-            save_strategy="no", logging_strategy="epoch", disable_tqdm=True)
-        trainer = training.make_trainer(
-            net, args, training.ArrayDataset(codes[tr], y[tr]),
-            training.ArrayDataset(codes[va], y[va]), compute_metrics=_r2_metric,
-            callbacks=[training.keep_best("eval_r2")])
+            hidden_size=hidden_size, dropout=dropout, target_names=list(targets),
+            target_mean=mean.tolist(), target_std=std.tolist(),
+            target_transform=data.card.get("units"))
+        run = recipe.train(config, codes[tr], y[tr], codes[va], y[va], output_dir / group,
+                           epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                           weight_decay=weight_decay, seed=seed, device=device, threads=threads)
+        scores = run.per_target
+        best = scores["epoch"].iloc[int(np.nanargmax(scores["r2"].to_numpy()))]
+        tuning += [(model, group, f"epoch={e:g}", r2, e == best)
+                   for e, r2 in zip(scores["epoch"], scores["r2"])]
         with limit_threads(threads, torch=True):
-            trainer.train()  # ends with the best epoch's weights loaded
-            test = trainer.predict(training.ArrayDataset(codes[te], y[te]))
-        history = [h for h in trainer.state.log_history if "eval_r2" in h]
-        best_epoch = max(history, key=lambda h: h["eval_r2"])["epoch"]
-        tuning += [(model, group, f"epoch={h['epoch']:g}", h["eval_r2"], h["epoch"] == best_epoch)
-                   for h in history]
-        with training.quiet_hf_bars():
-            training.save_model(trainer.model, out / "model")
-        shutil.rmtree(out / "trainer", ignore_errors=True)
-        preds.append(_long(model, data, te, targets, test.predictions))
-        estimators[group] = out / "model"
+            test = predictor.from_model(run.model).predict(
+                [seqs[i] for i in te], data.table["gene_id"].iloc[te], batch_size=4 * batch_size,
+                device=device, progress=False)
+        preds.append(_long(model, data, te, targets, test.to_numpy()))
+        estimators[group] = run.output_dir / "model"
     return BaselineFit(model, pd.concat(preds, ignore_index=True),
                        pd.DataFrame(tuning, columns=list(TUNING_COLUMNS)), estimators)
 

@@ -62,7 +62,7 @@ def test_a_probe_trains_only_the_head(tmp_path):
                            for k in changed)
 
 
-def test_finetuning_learns_a_planted_motif_and_keeps_the_best_epoch(tmp_path):
+def test_finetuning_learns_a_planted_motif(tmp_path):
     codes, y = _data(448)
     tr, va = training.ArrayDataset(codes[:320], y[:320]), training.ArrayDataset(codes[320:],
                                                                                 y[320:])
@@ -109,6 +109,8 @@ class _Crash:
 
 
 def test_a_killed_run_resumes_from_its_last_epoch_and_keeps_the_best(tmp_path):
+    """The resumed run ends with the same kept (best-epoch) weights as an uninterrupted one;
+    that they are the best epoch's is checked in tests/test_train.py."""
     codes, y = _data(96)
     ds = training.ArrayDataset(codes, y)  # 3 training steps and 1 evaluation batch per epoch
     kw = dict(target_names=["a", "b"], batch_size=32, patience=None, device="cpu",
@@ -122,6 +124,9 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_keeps_the_best(tmp_path):
     assert not (tmp_path / "trainer").exists()
     whole = F.finetune(_model(), ds, ds, tmp_path / "again", **{**kw, "resume": False})
     assert whole.stats["steps"] == 9
+    assert done.stats["best_epoch"] == whole.stats["best_epoch"]
+    a, b = done.model.state_dict(), whole.model.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
 def test_schedule_in_words():
@@ -147,3 +152,68 @@ def test_best_run_is_chosen_on_valid(tmp_path):
     assert scores.to_dict() == {"pretrained": 0.2, "random_init": 0.3}
     with pytest.raises(FileNotFoundError, match="07_finetune"):
         best_run(tmp_path, runs=("probe",))
+    with pytest.raises(FileNotFoundError, match=r"probe/valid_r2.parquet is missing"):
+        best_run(tmp_path, runs=("probe",))
+
+
+def _two_species(n=96):
+    from cornlib import dataset
+
+    codes, y = _data(n)
+    seqs = ["".join("ACGTN"[c] for c in row) for row in codes]
+    genes = [f"G{i:03d}" for i in range(n)]
+    species = np.where(np.arange(n) % 2, "athaliana", "aarenosa")
+    split = np.array(["train", "train", "valid", "test"] * (n // 4))
+    return dataset.assemble(
+        pd.DataFrame({"gene_id": genes, "species": species, "chrom": "1", "start": 0,
+                      "end": 64, "strand": "+", "sequence": seqs}),
+        pd.DataFrame({"gene_id": genes, "cluster_id": np.arange(n), "split": split,
+                      "fold": 0}),
+        pd.DataFrame({"gene_id": genes, "sim_a": y[:, 0], "sim_b": y[:, 1]}))
+
+
+def test_cross_species_trains_one_run_per_species_on_its_own_genes(tmp_path):
+    data = _two_species()
+    head = F.head_fields(data, dropout=0.0)
+    assert head["n_targets"] == 2 and head["target_names"] == ["sim_a", "sim_b"]
+    config = models.CornHybridConfig(**{k: v for k, v in SMALL.items() if k != "head_dropout"})
+    made = []
+
+    def start():
+        made.append(F.initial_model(head, config=config, seed=0))
+        return made[-1]
+
+    runs = F.cross_species(data, tmp_path, start, seq_length=64, epochs=1, batch_size=16,
+                           patience=None, device="cpu")
+    assert list(runs) == ["from_aarenosa", "from_athaliana"] and len(made) == 2
+    per_species = (data.table["split"] == "train").sum() // 2
+    assert all(r.stats["steps"] == -(-per_species // 16) for r in runs.values())
+    assert (tmp_path / "from_athaliana" / "valid_r2.parquet").is_file()
+    table = F.runs_table(runs)
+    assert list(table.index) == ["from aarenosa", "from athaliana"]
+    from dataclasses import replace
+
+    one = replace(data, table=data.table[data.table["species"] == "athaliana"])
+    assert F.cross_species(one, tmp_path / "one", start, seq_length=64, epochs=1) == {}
+
+
+def test_a_pretrained_start_is_seeded_and_the_load_report_is_a_table(tmp_path):
+    config = models.CornHybridConfig(**{k: v for k, v in SMALL.items() if k != "head_dropout"})
+    models.CornHybridForMaskedLM(config).save_pretrained(tmp_path / "mlm")
+    head = {"n_targets": 2, "target_names": ["a", "b"], "target_mean": [0.0, 0.0],
+            "target_std": [1.0, 1.0], "head_dropout": 0.0}
+    a = F.initial_model(head, encoder=tmp_path / "mlm", seed=3)
+    torch.manual_seed(99)  # the caller's RNG plays no part
+    b = F.initial_model(head, encoder=tmp_path / "mlm", seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    with pytest.raises(ValueError, match="encoder= .* or config="):
+        F.initial_model(head)
+    table = F.load_report(tmp_path / "mlm", head)
+    assert set(table["status"]) == {"new (regression head)", "dropped (masked-LM head)"}
+
+
+def test_one_name_per_run():
+    assert F.run_label("random_init") == "transformer, random init"
+    assert F.run_label("from_athaliana") == "from athaliana"
+    with pytest.raises(ValueError, match="not a fine-tuning run"):
+        F.run_label("random init")

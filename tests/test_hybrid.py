@@ -74,7 +74,7 @@ def test_pretraining_lowers_the_masked_loss_and_saves(tmp_path):
     out = bins.pretrain(codes, codes[:32], models.CornHybridConfig(**SMALL), tmp_path,
                         max_steps=60, batch_size=32, learning_rate=5e-3, eval_steps=30,
                         rate=0.2, device="cpu")
-    valid = out["history"][out["history"]["split"] == "valid"]["loss"].to_numpy()
+    valid = out.history[out.history["split"] == "valid"]["loss"].to_numpy()
     assert valid[-1] < np.log(4) - 0.05
     from transformers import AutoModelForMaskedLM
 

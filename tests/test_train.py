@@ -144,3 +144,104 @@ def test_save_model_replaces_the_folder_whole(tok, tmp_path):
     assert not (path / "stale.txt").exists()
     assert (path / "config.json").exists() and (path / "tokenizer.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def _gc_data(n, sign, seed):
+    """Random 64-base promoters; the target rises (``sign`` = 1) or falls (-1) with their GC
+    share, around 2 (+ noise)."""
+    from cornlib import sequence
+
+    rng = np.random.default_rng(seed)
+    gc = rng.uniform(0.2, 0.8, n)
+    seqs = ["".join(rng.choice(list("ACGT"), 64, p=[(1 - g) / 2, g / 2, g / 2, (1 - g) / 2]))
+            for g in gc]
+    y = 2 + sign * 4 * (gc[:, None] - 0.5) + rng.normal(0, 0.05, (n, 1))
+    return sequence.encode_fixed(seqs, length=64), y.astype(np.float32)
+
+
+def test_the_run_ends_with_the_weights_of_its_best_epoch_not_its_last(tmp_path):
+    # valid's target is the opposite of train's, so the better the model learns train, the
+    # worse it scores on valid: the best valid epoch comes early, not last
+    codes, y = _gc_data(256, +1, seed=0)
+    valid_codes, valid_y = _gc_data(64, -1, seed=1)
+    config = models.PromoterCNNConfig(seq_length=64, n_targets=1, channels=[8],
+                                      kernel_sizes=[5], hidden_size=8, dropout=0.0,
+                                      target_names=["gc"], target_mean=[2.0], target_std=[0.7])
+    with training.seeded(0):
+        model = models.PromoterCNN(config)
+    recipe = training.Recipe(epochs=4, batch_size=32, learning_rate=1e-2, target_names=["gc"],
+                             keep_best="eval_r2", checkpoint="epoch", keep_checkpoints=True,
+                             device="cpu")
+    res = training.run(model, training.ArrayDataset(codes, y),
+                       training.ArrayDataset(valid_codes, valid_y), recipe, tmp_path)
+    scores = res.per_target.set_index("epoch")["r2"]
+    best = float(scores.idxmax())
+    assert best < scores.index.max() and scores[best] > scores.iloc[-1] + 0.05
+    assert res.stats["best_epoch"] == best and res.stats["best_valid_r2"] == scores[best]
+    # the kept weights are those of the checkpoint written at the best epoch
+    steps_per_epoch = 256 // 32
+    saved = models.PromoterCNN.from_pretrained(
+        tmp_path / "trainer" / f"checkpoint-{int(best) * steps_per_epoch}")
+    kept = res.model.state_dict()
+    assert all(torch.equal(v, kept[k].cpu()) for k, v in saved.state_dict().items())
+    # ... and they score the best epoch's valid R² again
+    from cornlib.models import predictor
+    from cornlib.stats import mean_r2
+
+    with torch.no_grad():
+        pred = res.model.eval()(torch.from_numpy(valid_codes.astype(np.int64))).logits
+    assert mean_r2(valid_y, pred.numpy()) == pytest.approx(scores[best], abs=1e-5)
+    assert predictor.from_model(res.model) is not None
+    # the history table is saved with the model, as for every run
+    import pandas as pd
+
+    saved_history = pd.read_parquet(tmp_path / "history.parquet")
+    assert list(saved_history.columns) == list(training.trainer.HISTORY_COLUMNS)
+    assert (tmp_path / "valid_r2.parquet").is_file() and (tmp_path / "model").is_dir()
+
+
+def test_a_run_leaves_the_callers_rng_as_it_found_it(tmp_path):
+    codes, y = _gc_data(64, +1, seed=0)
+    config = models.PromoterCNNConfig(seq_length=64, n_targets=1, channels=[4],
+                                      kernel_sizes=[5], hidden_size=4, target_names=["gc"],
+                                      target_mean=[2.0], target_std=[0.7])
+    model, ds = models.PromoterCNN(config), training.ArrayDataset(codes, y)
+    torch.manual_seed(123)
+    np.random.seed(7)
+    expected = torch.rand(3), np.random.rand(3)
+    torch.manual_seed(123)
+    np.random.seed(7)
+    training.run(model, ds, ds,
+                 training.Recipe(epochs=1, batch_size=32, device="cpu", threads=1), tmp_path)
+    assert torch.equal(torch.rand(3), expected[0])
+    assert np.array_equal(np.random.rand(3), expected[1])
+
+
+def test_recipes_are_checked():
+    with pytest.raises(ValueError, match="epochs or max_steps"):
+        training.driver.arguments(training.Recipe(), "x")
+    with pytest.raises(ValueError, match="interval"):
+        training.driver.arguments(training.Recipe(epochs=1, evaluate="daily"), "x")
+
+
+def test_masking_collator_leaves_the_tokenizer_as_found(tok, examples):
+    before = dict(tok.deprecation_warnings)
+    collate = training.MaskingCollator(tok)
+    collate([{"input_ids": x} for x in examples[:4]])
+    collate([{"input_ids": x, "mask_seed": 3} for x in examples[:4]])
+    assert dict(tok.deprecation_warnings) == before
+
+
+def test_random_replacements_are_never_special_tokens(tok, examples):
+    # at 50 % random replacement and 60 % masking, many draws would hit a special token (a
+    # drawn <mask> is as good as a masked token, so only the others are ruled out)
+    collate = training.MaskingCollator(tok, mlm_probability=0.6, mask_replace_prob=0.0,
+                                       random_replace_prob=0.5)
+    special = torch.tensor(sorted(set(tok.all_special_ids) - {tok.mask_token_id}))
+    for seed in range(5):
+        torch.manual_seed(seed)
+        for batch in (collate([{"input_ids": x} for x in examples]),
+                      collate([{"input_ids": x, "mask_seed": seed} for x in examples])):
+            targets = batch["labels"] != -100
+            assert targets.any()
+            assert not torch.isin(batch["input_ids"][targets], special).any()

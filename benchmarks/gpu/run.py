@@ -103,11 +103,11 @@ def main(argv=None) -> int:
                         batch_size=batch, learning_rate=prof["hybrid_pretrain_lr"],
                         device=device, logging_steps=max(1, steps // 10),
                         eval_steps=max(1, steps // 2))
-    seq_s = pre["stats"]["sequences_per_second"]
+    seq_s = pre.stats["sequences_per_second"]
     flops = 3 * flops_per_sequence(config) * seq_s  # forward + backward ≈ 3 × forward
     peak = peak_flops(name) if cuda else None
     mfu = flops / peak if peak else None
-    print(f"[gpu] pretraining: {pre['stats']} -> {flops / 1e12:.1f} TFLOP/s, MFU "
+    print(f"[gpu] pretraining: {pre.stats} -> {flops / 1e12:.1f} TFLOP/s, MFU "
           f"{'n/a' if mfu is None else f'{mfu:.1%}'}", flush=True)
 
     sets = F.code_datasets(data, config.seq_length)
@@ -140,8 +140,8 @@ def main(argv=None) -> int:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "git_sha": git_sha(), "device": name, "dry_run": args.dry_run,
         "torch": torch.__version__, "architecture": arch,
-        "parameters": int(sum(p.numel() for p in pre["model"].parameters())),
-        "pretrain": pre["stats"], "train_tflops": round(flops / 1e12, 2),
+        "parameters": int(sum(p.numel() for p in pre.model.parameters())),
+        "pretrain": pre.stats, "train_tflops": round(flops / 1e12, 2),
         "peak_bf16_tflops": None if peak is None else peak / 1e12, "mfu": mfu,
         "finetune": tuned.stats, "load_report": report,
         "test_pearson_r2": float(pick.loc[("overall", "pearson_r2"), "value"]),

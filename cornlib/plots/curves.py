@@ -41,7 +41,7 @@ def finetune_curves(history: pd.DataFrame, schedule: pd.DataFrame, per_target: p
     and each target's valid R² by epoch.
 
     Args:
-        history: :attr:`cornlib.training.finetune.FinetuneResult.history` (``epoch``,
+        history: :attr:`cornlib.training.TrainResult.history` (``epoch``,
             ``split``, ``loss``), with a ``run`` column when several runs are drawn.
         schedule: the result's ``schedule`` (``group``, ``epoch``) of the first run.
         per_target: the result's ``per_target`` (``epoch``, ``r2``, one column per target).
@@ -80,7 +80,7 @@ def finetune_curves(history: pd.DataFrame, schedule: pd.DataFrame, per_target: p
 
 
 def finetune_runs(runs: dict):
-    """Mean valid R² by epoch of several fine-tuning runs (``{name: FinetuneResult}``)."""
+    """Mean valid R² by epoch of several fine-tuning runs (``{name: TrainResult}``)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 

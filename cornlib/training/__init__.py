@@ -1,5 +1,6 @@
-"""Training on the Hugging Face ``Trainer``: one set-up (arguments, precision, callbacks,
-checkpoints) shared by the CNN baseline, masked-LM pretraining and fine-tuning."""
+"""Training on the Hugging Face ``Trainer``: one driver (:func:`run`) that the CNN baseline,
+both pretrainings and fine-tuning call with their own :class:`Recipe`, and one result type
+(:class:`TrainResult`)."""
 
 from cornlib.training.collators import (
     ArrayDataset,
@@ -7,31 +8,41 @@ from cornlib.training.collators import (
     MaskingCollator,
     padded_collator,
 )
+from cornlib.training.driver import STOPPED_BY, Recipe, TrainResult, run, stats_table
 from cornlib.training.trainer import (
     check_checkpoint,
     derive_seed,
     fit,
-    keep_best,
     last_checkpoint,
     loss_curves,
     make_trainer,
     precision_kwargs,
     quiet_hf_bars,
+    r2_metrics,
     resolve_device,
     save_model,
+    seeded,
     training_arguments,
+    valid_scores,
 )
 
 __all__ = [
-    "ArrayDataset", "keep_best", "MaskedLMDataset", "MaskingCollator", "padded_collator",
+    "ArrayDataset", "MaskedLMDataset", "MaskingCollator", "padded_collator",
+    "Recipe", "STOPPED_BY", "TrainResult", "run", "stats_table",
     "check_checkpoint", "derive_seed", "fit", "last_checkpoint", "loss_curves",
-    "make_trainer", "precision_kwargs", "quiet_hf_bars", "resolve_device", "save_model",
-    "training_arguments",
+    "make_trainer", "precision_kwargs", "quiet_hf_bars", "r2_metrics", "resolve_device",
+    "save_model", "seeded", "training_arguments", "valid_scores",
 ]
+
+#: Classes that subclass ``transformers`` types, from :mod:`cornlib.training.hf`.
+_HF = ("CornTrainer", "LossHistory", "QuietProgress", "EpochLengthGroupedSampler", "BestEpoch",
+       "TimeBudget", "Unfreeze", "PadToMaxLength")
 
 
 def __getattr__(name: str):
-    """The ``Trainer`` subclasses (built on first use: transformers is slow to import)."""
-    from cornlib.training import trainer
+    """The ``transformers`` subclasses (imported on first use: transformers is slow to import)."""
+    if name in _HF:
+        from cornlib.training import hf
 
-    return getattr(trainer, name)
+        return getattr(hf, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -75,8 +75,8 @@ class MaskingCollator:
     * with ``mask_seed`` (from :class:`MaskedLMDataset`): masked by
       ``DataCollatorForLanguageModeling``'s rule (``mlm_probability`` of the non-special tokens;
       of those ``mask_replace_prob`` (80 %) become ``<mask>``, ``random_replace_prob`` (10 %) a
-      random token, the rest stay), drawing from a generator seeded with ``mask_seed``, so masks
-      are reproducible and resumable;
+      random non-special token, the rest stay), drawing from a generator seeded with
+      ``mask_seed``, so masks are reproducible and resumable;
     * with ``labels`` (a fixed held-out masking, :func:`cornlib.training.pretrain.mask_fixed`): only padded,
       labels with ``-100``;
     * with neither: masked with torch's global RNG (the plain Hugging Face behaviour).
@@ -88,14 +88,13 @@ class MaskingCollator:
     def __init__(self, tokenizer, mlm_probability: float = 0.15,
                  pad_to_multiple_of: int | None = 8, mask_replace_prob: float = 0.8,
                  random_replace_prob: float = 0.1):
+        import torch
         from transformers import DataCollatorForLanguageModeling, DataCollatorForTokenClassification
 
         if not 0.0 < mlm_probability < 1.0:
             raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
         if tokenizer.mask_token is None or tokenizer.pad_token is None:
             raise ValueError("masked-LM batches need a tokenizer with <mask> and <pad> tokens")
-        # examples are already token ids, so padding them with tokenizer.pad is the right call
-        tokenizer.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
         self.tokenizer = tokenizer
         self.mlm_probability = mlm_probability
         self.masking = DataCollatorForLanguageModeling(
@@ -103,13 +102,31 @@ class MaskingCollator:
             mask_replace_prob=mask_replace_prob, random_replace_prob=random_replace_prob)
         self.padding = DataCollatorForTokenClassification(
             tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+        special = sorted(set(tokenizer.all_special_ids) - {tokenizer.mask_token_id})
+        self.special = torch.tensor(special, dtype=torch.long)
+        self.plain = torch.tensor(sorted(set(range(len(tokenizer)))
+                                         - set(tokenizer.all_special_ids)), dtype=torch.long)
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        # transformers' collators note on the tokenizer which warnings they silenced; the
+        # tokenizer is the caller's, so it is left as it was found
+        notes = getattr(self.tokenizer, "deprecation_warnings", None)
+        kept = dict(notes) if notes is not None else None
+        try:
+            return self._collate(examples)
+        finally:
+            if notes is not None:
+                notes.clear()
+                notes.update(kept)
+
+    def _collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         if "labels" in examples[0]:
             return dict(self.padding([{k: ex[k] for k in ("input_ids", "labels")}
                                       for ex in examples]))
         if "mask_seed" not in examples[0]:
-            return dict(self.masking([{"input_ids": ex["input_ids"]} for ex in examples]))
+            batch = dict(self.masking([{"input_ids": ex["input_ids"]} for ex in examples]))
+            self._plain_replacements(batch["input_ids"], batch["labels"], None)
+            return batch
         return dict(self.padding([self._mask(ex["input_ids"], ex["mask_seed"])
                                   for ex in examples]))
 
@@ -117,26 +134,31 @@ class MaskingCollator:
         """Mask one example with a generator seeded by ``seed``."""
         import torch
 
-        self.masking.generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        self.masking.generator = generator
         try:
             inputs, labels = self.masking.torch_mask_tokens(torch.tensor([input_ids]))  # 1, L
         finally:
             self.masking.generator = None
+        self._plain_replacements(inputs, labels, generator)
         return {"input_ids": inputs[0].tolist(), "labels": labels[0].tolist()}
+
+    def _plain_replacements(self, inputs, labels, generator) -> None:
+        """Redraw, from the non-special tokens, every random replacement that drew a special
+        token other than ``<mask>`` (``DataCollatorForLanguageModeling`` draws from the whole
+        vocabulary; fairseq's RoBERTa does not): a target never shows ``<pad>``, ``<s>``... .
+        Draws nothing more when no replacement hit a special token."""
+        import torch
+
+        bad = (labels != -100) & torch.isin(inputs, self.special)
+        if bad.any():
+            pick = torch.randint(len(self.plain), (int(bad.sum()),), generator=generator)
+            inputs[bad] = self.plain[pick]
 
 
 def padded_collator(tokenizer, max_length: int, mlm_probability: float = 0.15):
-    """The naive reference for the benchmark: every batch padded to ``max_length``."""
-    from transformers import DataCollatorForLanguageModeling
+    """The naive reference for the benchmark: every batch padded to ``max_length``
+    (:class:`cornlib.training.hf.PadToMaxLength`)."""
+    from cornlib.training.hf import PadToMaxLength
 
-    tokenizer.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
-
-    class PadToMaxLength(DataCollatorForLanguageModeling):
-        def torch_call(self, examples):
-            batch = self.tokenizer.pad([{"input_ids": ex["input_ids"]} for ex in examples],
-                                       padding="max_length", max_length=max_length,
-                                       return_tensors="pt")
-            batch["input_ids"], batch["labels"] = self.torch_mask_tokens(batch["input_ids"])
-            return batch
-
-    return PadToMaxLength(tokenizer, mlm_probability=mlm_probability)
+    return PadToMaxLength(tokenizer, max_length, mlm_probability=mlm_probability)

@@ -1,11 +1,11 @@
-"""Fine-tuning an encoder for expression on the Hugging Face ``Trainer``.
+"""Fine-tuning an encoder for expression: a recipe on :func:`cornlib.training.run`.
 
-The same :func:`cornlib.training.make_trainer` set-up as pretraining and the CNN, with callbacks
-for what a 10,000-gene data set needs: the validation score (mean R² over targets, and per
-target) after every epoch, the best epoch's weights kept, early stopping, a wall-clock budget,
-and progressive unfreezing as real freezing — the head trains first, then encoder layer groups
-are unfrozen top-down on a schedule, each with a learning rate ``layer_decay`` times the one
-above it. Reverse-complement augmentation flips a share of the training sequences each batch.
+The driver gives every run what a 10,000-gene data set needs: the validation score (mean R²
+over targets, and per target) after every epoch, the best epoch's weights kept, early stopping
+and a wall-clock budget. This recipe adds progressive unfreezing as real freezing — the head
+trains first, then encoder layer groups are unfrozen top-down on a schedule, each with a
+learning rate ``layer_decay`` times the one above it — and reverse-complement augmentation
+(:class:`StrandCollator`). :func:`cross_species` trains one run per species.
 
 Under ``torchrun --nproc_per_node N`` (or ``accelerate launch``) the ``Trainer`` trains data-
 parallel with no change here; ``batch_size`` is then per process, and only rank 0 writes.
@@ -15,37 +15,31 @@ from __future__ import annotations
 
 import math
 import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from torch import nn
 
-from cornlib.stats import r2_columns
+from cornlib.training.driver import TrainResult
+
+#: Display name of each fine-tuning run (its folder under ``finetune/``), for every table and
+#: legend of the book; a cross-species run ``from_<species>`` shows as ``from <species>``.
+RUN_LABELS = {"pretrained": "transformer, pretrained",
+              "random_init": "transformer, random init",
+              "probe": "transformer, probe"}
 
 
-@dataclass
-class FinetuneResult:
-    """What :func:`finetune` returns.
-
-    Attributes:
-        model: the fine-tuned model with the best epoch's weights (saved in ``output_dir``).
-        history: one row per logged step/evaluation: ``epoch``, ``step``, ``split``, ``loss``,
-            ``r2`` (mean valid R²) and ``trainable`` (parameter groups trained at that time).
-        per_target: valid R² of every target after each evaluation (``epoch`` × targets).
-        schedule: ``epoch`` at which each parameter group was unfrozen (``group``, ``epoch``,
-            ``learning_rate``).
-        stats: steps, seconds, best epoch and its valid R².
-    """
-
-    model: Any
-    history: pd.DataFrame
-    per_target: pd.DataFrame
-    schedule: pd.DataFrame
-    stats: dict[str, Any] = field(default_factory=dict)
+def run_label(run: str) -> str:
+    """The display name of the run folder ``run`` (:data:`RUN_LABELS`)."""
+    if run in RUN_LABELS:
+        return RUN_LABELS[run]
+    if run.startswith("from_"):
+        return "from " + run[len("from_"):]
+    raise ValueError(f"{run!r} is not a fine-tuning run folder: one of {sorted(RUN_LABELS)} "
+                     "or from_<species>")
 
 
 def layer_groups(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
@@ -54,7 +48,11 @@ def layer_groups(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
     Knows cornlib's regressors: the hybrid (head, encoder layers from the last, stem) and the
     RoBERTa regressor (head, encoder layers from the last, embeddings).
     """
-    if hasattr(model, "hybrid"):
+    from cornlib.models import kinds
+
+    kind = kinds.kind_of(model)
+    name = kind.name if kind is not None else None
+    if name == "hybrid":
         enc = model.hybrid
         groups = [("head", list(model.head.parameters()) + list(enc.norm.parameters()))]
         groups += [(f"layer {i}", list(layer.parameters()))
@@ -62,7 +60,7 @@ def layer_groups(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
         stem = [p for name, p in enc.named_parameters()
                 if name.split(".")[0] in {"conv", "proj", "positions"}]
         return groups + [("stem", stem)]
-    if hasattr(model, "roberta"):
+    if name == "cornbert":
         enc = model.roberta
         groups = [("head", list(model.head.parameters()))]
         groups += [(f"layer {i}", list(layer.parameters()))
@@ -106,70 +104,6 @@ def unfreezing_schedule(n_groups: int, every: int | None,
     return [0] + [first + i * every for i in range(n_groups - 1)]
 
 
-def _callbacks():
-    from transformers import TrainerCallback
-
-    class Unfreeze(TrainerCallback):
-        """Sets ``requires_grad`` by the schedule at the start of every epoch."""
-
-        def __init__(self, groups, starts):
-            self.groups, self.starts, self.trainable = groups, starts, []
-
-        def on_epoch_begin(self, args, state, control, **kwargs):
-            epoch = int(round(state.epoch or 0))
-            self.trainable = []
-            for (name, params), start in zip(self.groups, self.starts):
-                on = epoch >= start
-                for p in params:
-                    p.requires_grad_(on)
-                if on:
-                    self.trainable.append(name)
-
-    class Budget(TrainerCallback):
-        """Stops training after ``seconds`` of wall time, or after ``patience`` evaluations
-        without a better ``metric`` (the evaluation at the end of that epoch still runs)."""
-
-        def __init__(self, seconds, patience, metric):
-            self.seconds, self.patience, self.metric = seconds, patience, metric
-            self.t0, self.best, self.waited, self.reason = None, None, 0, None
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.t0 = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if self.seconds and time.perf_counter() - self.t0 > self.seconds:
-                self.reason = "time budget"
-                control.should_training_stop = True
-                control.should_evaluate = True
-
-        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-            score = (metrics or {}).get(self.metric)
-            if score is None:
-                return
-            if self.best is None or score > self.best:
-                self.best, self.waited = score, 0
-            else:
-                self.waited += 1
-                if self.patience and self.waited >= self.patience:
-                    self.reason = self.reason or "early stopping"
-                    control.should_training_stop = True
-
-    return Unfreeze, Budget
-
-
-def r2_metrics(names: Sequence[str]):
-    """``compute_metrics`` for the Trainer: mean R² over targets (``r2``) and each ``r2_<name>``."""
-    def compute(pred) -> dict[str, float]:
-        y = np.asarray(pred.label_ids, dtype=float).reshape(len(pred.label_ids), -1)
-        p = np.asarray(pred.predictions, dtype=float).reshape(y.shape)
-        per = r2_columns(y, p)
-        out = {"r2": float(np.nanmean(per))}
-        out.update({f"r2_{n}": float(v) for n, v in zip(names, per)})
-        return out
-
-    return compute
-
-
 class StrandCollator:
     """Stacks ``input_ids``/``labels`` and reverse-complements each example with probability
     ``rc_probability`` (drawn from a generator seeded with ``seed``)."""
@@ -202,7 +136,7 @@ def finetune(model, train_dataset, eval_dataset, output_dir: str | os.PathLike, 
              head_epochs: int | None = None, patience: int | None = 3,
              max_seconds: float | None = None, seed: int = 0, device: str = "auto",
              threads: int | None = None, progress: bool = False,
-             tokenizer=None, resume: bool = False) -> FinetuneResult:
+             tokenizer=None, resume: bool = False) -> TrainResult:
     """Fine-tune ``model`` on ``train_dataset``, keep its best epoch on ``eval_dataset``, save it.
 
     Args:
@@ -221,87 +155,52 @@ def finetune(model, train_dataset, eval_dataset, output_dir: str | os.PathLike, 
         unfreeze_every, head_epochs: see :func:`unfreezing_schedule`.
         patience: stop after this many evaluations without a better valid R² (None: never).
         max_seconds: wall-clock budget for training (None: none).
-        seed: initial head weights, batch order, dropout and augmentation.
+        seed: batch order and dropout (the initial weights come with ``model``, see
+            :func:`initial_model`; a collator draws from its own seed).
         device: ``auto``, ``cpu`` or ``cuda``; threads: torch threads while training.
         tokenizer: saved beside a token model.
         resume: checkpoint every epoch in ``output_dir / "trainer"`` (with the best epoch's
             weights) and continue from the newest checkpoint there when one exists; the folder
             is removed when training ends. Without it nothing is written until the end.
+
+    Returns:
+        The :class:`~cornlib.training.TrainResult` of :func:`cornlib.training.run`, with the
+        unfreezing ``schedule`` and a ``trainable`` column (parameter groups trained) in its
+        history.
     """
-    import torch
-
     from cornlib import training
-    from cornlib.runtime import limit_threads
+    from cornlib.training.hf import Unfreeze
 
-    output_dir = Path(output_dir)
     groups = layer_groups(model)
     starts = unfreezing_schedule(len(groups), unfreeze_every, head_epochs)
     steps_per_epoch = max(1, -(-len(train_dataset) // batch_size))
-    args = training.training_arguments(
-        output_dir / "trainer", device=device, seed=seed, num_train_epochs=epochs,
-        per_device_train_batch_size=batch_size, per_device_eval_batch_size=4 * batch_size,
-        warmup_steps=int(warmup_steps), lr_scheduler_type=scheduler, eval_strategy="epoch",
-        save_strategy="epoch" if resume else "no", save_total_limit=1 if resume else None,
-        logging_steps=max(1, steps_per_epoch // 4), disable_tqdm=not progress,
-        remove_unused_columns=False)
-    unfreeze_cls, budget_cls = _callbacks()
-    unfreeze = unfreeze_cls(groups, starts)
-    budget = budget_cls(max_seconds, patience, "eval_r2")
-    trainer = training.make_trainer(
-        model, args, train_dataset, eval_dataset, data_collator=data_collator,
-        compute_metrics=r2_metrics(target_names),
-        callbacks=[unfreeze, budget, training.keep_best(
-            "eval_r2", path=output_dir / "trainer" / "best.pt" if resume else None)])
-    trainer.optimizer = optimizer(model, learning_rate, weight_decay, layer_decay)
-    t0 = time.perf_counter()
-    with limit_threads(threads, torch=True), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        out = training.fit(trainer, resume=resume)
-    seconds = time.perf_counter() - t0
-    main = trainer.is_world_process_zero()  # under torchrun only rank 0 writes
-    if main:
-        with training.quiet_hf_bars():
-            training.save_model(trainer.model, output_dir / "model", tokenizer)
-        import shutil
-
-        shutil.rmtree(output_dir / "trainer", ignore_errors=True)
-    history, per_target = _curves(trainer.state.log_history, target_names, starts, groups)
-    best = per_target.loc[per_target["r2"].idxmax()] if len(per_target) else None
-    lr = [learning_rate * layer_decay ** i for i in range(len(groups))]
+    recipe = training.Recipe(
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        weight_decay=weight_decay, warmup_steps=int(warmup_steps), scheduler=scheduler,
+        eval_batch_size=4 * batch_size, evaluate="epoch", log=max(1, steps_per_epoch // 4),
+        checkpoint="epoch" if resume else None, resume=resume,
+        arguments={"save_total_limit": 1} if resume else {}, collator=data_collator,
+        tokenizer=tokenizer, target_names=list(target_names), keep_best="eval_r2",
+        patience=patience, max_seconds=max_seconds,
+        optimizer=lambda m: optimizer(m, learning_rate, weight_decay, layer_decay),
+        callbacks=[Unfreeze(groups, starts)],
+        annotate=lambda history: _trainable(history, starts), seed=seed, device=device,
+        threads=threads, progress=progress)
+    result = training.run(model, train_dataset, eval_dataset, recipe, output_dir)
     schedule = pd.DataFrame({"group": [g for g, _ in groups], "epoch": starts,
-                             "learning_rate": lr})
-    stats = {"steps": int(out.global_step), "seconds": round(seconds, 1),
-             "epochs_run": float(trainer.state.epoch or 0),
-             "stopped_by": budget.reason or "epochs",
-             "best_epoch": None if best is None else float(best["epoch"]),
-             "best_valid_r2": None if best is None else float(best["r2"])}
-    if main:
-        from cornlib import io
-
-        io.write_parquet(output_dir / "history.parquet", history)
-        io.write_parquet(output_dir / "valid_r2.parquet", per_target)
-    return FinetuneResult(trainer.model, history, per_target, schedule, stats)
+                             "learning_rate": [learning_rate * layer_decay ** i
+                                               for i in range(len(groups))]})
+    return replace(result, schedule=schedule)
 
 
-def _curves(log: list[dict], names: Sequence[str], starts: list[int], groups
-            ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rows, per = [], []
-    for e in log:
-        epoch = e.get("epoch")
-        # groups trained during the epoch this log falls in (a log at epoch 1.0 ends epoch 0)
-        index = max(0, math.ceil(epoch) - 1) if epoch is not None else 0
-        trained = sum(1 for s in starts if s <= index)
-        if "loss" in e:
-            rows.append({"epoch": epoch, "step": e.get("step"), "split": "train",
-                         "loss": e["loss"], "r2": np.nan, "trainable": trained})
-        if "eval_loss" in e:
-            rows.append({"epoch": epoch, "step": e.get("step"), "split": "valid",
-                         "loss": e["eval_loss"], "r2": e.get("eval_r2", np.nan),
-                         "trainable": trained})
-            per.append({"epoch": epoch, "r2": e.get("eval_r2", np.nan),
-                        **{n: e.get(f"eval_r2_{n}", np.nan) for n in names}})
-    history = pd.DataFrame(rows, columns=["epoch", "step", "split", "loss", "r2", "trainable"])
-    return history, pd.DataFrame(per, columns=["epoch", "r2", *names])
+def _trainable(history: pd.DataFrame, starts: list[int]) -> pd.DataFrame:
+    """``history`` with ``trainable``: the parameter groups trained during the epoch each row
+    falls in (a row at epoch 1.0 ends epoch 0)."""
+    def trained(epoch) -> int:
+        index = max(0, math.ceil(epoch) - 1) if pd.notna(epoch) else 0
+        return sum(1 for s in starts if s <= index)
+
+    return history.assign(trainable=[trained(e) for e in history["epoch"]])
 
 
 def code_datasets(data, seq_length: int, targets: Sequence[str] | None = None,
@@ -350,13 +249,88 @@ def species_datasets(data, seq_length: int, species: str,
     return code_datasets(part, seq_length, targets)
 
 
-def runs_table(runs: dict[str, FinetuneResult]) -> pd.DataFrame:
-    """One row per run: its best valid R², best epoch, epochs run, seconds and why it stopped."""
-    rows = [{"run": name, **{k: r.stats.get(k) for k in ("best_valid_r2", "best_epoch",
-                                                          "epochs_run", "seconds",
-                                                          "stopped_by")}}
-            for name, r in runs.items()]
-    return pd.DataFrame(rows).set_index("run")
+def head_fields(data, *, dropout: float = 0.1, loss: str = "mse",
+                targets: Sequence[str] | None = None) -> dict[str, Any]:
+    """The regression head's config fields: ``n_targets``, the targets' names, scaling and
+    units (:func:`target_fields`), ``head_dropout`` and ``loss``."""
+    targets = list(data.tissues if targets is None else targets)
+    return {"n_targets": len(targets), **target_fields(data, targets),
+            "head_dropout": dropout, "loss": loss}
+
+
+def initial_model(head: dict[str, Any], *, encoder: str | os.PathLike | None = None,
+                  config=None, seed: int = 0):
+    """A hybrid regressor with the head ``head`` (:func:`head_fields`) drawn from ``seed``:
+    on the pretrained ``encoder`` (a masked-LM folder; the load is checked by
+    :func:`cornlib.models.encoders.regressor_from_mlm`), or with fresh weights of ``config``.
+
+    Raises:
+        ValueError: neither or both of ``encoder`` and ``config``.
+    """
+    from cornlib.models import encoders, hybrid
+    from cornlib.training import seeded
+
+    if (encoder is None) == (config is None):
+        raise ValueError("pass encoder= (a pretrained masked LM) or config= (fresh weights)")
+    if config is not None:
+        return hybrid.regressor(config, seed=seed, **head)
+    with seeded(seed):
+        return encoders.regressor_from_mlm(encoder, **head)[0]
+
+
+def cross_species(data, out_dir: str | os.PathLike, start: Callable[[], Any], *,
+                  seq_length: int, **kwargs: Any) -> dict[str, TrainResult]:
+    """Train one model per species on that species' train and valid genes (the test genes of
+    the other species are left for evaluation; see :func:`species_datasets`).
+
+    Args:
+        data: a :class:`cornlib.dataset.ModellingData` with at least two species.
+        out_dir: the runs go to ``out_dir / "from_<species>"``.
+        start: builds each run's initial model (e.g. ``lambda: initial_model(...)``).
+        seq_length: bases per input.
+        **kwargs: :func:`finetune`'s options (``target_names`` defaults to the tissues).
+
+    Returns:
+        ``{"from_<species>": result}``, species in sorted order; empty with one species.
+    """
+    kwargs.setdefault("target_names", list(data.tissues))
+    species = sorted(data.table["species"].unique())
+    runs = {}
+    for source in species if len(species) > 1 else []:
+        part = species_datasets(data, seq_length, source)
+        runs[f"from_{source}"] = finetune(start(), part["train"], part["valid"],
+                                          Path(out_dir) / f"from_{source}", **kwargs)
+    return runs
+
+
+def load_report(encoder: str | os.PathLike, head: dict[str, Any]) -> pd.DataFrame:
+    """What putting the head ``head`` on the pretrained ``encoder`` changes, as a table: one
+    row per parameter, ``new`` (the regression head) or ``dropped`` (the masked-LM head); the
+    encoder's own weights are all kept (:func:`cornlib.models.encoders.regressor_from_mlm`
+    checks it)."""
+    from cornlib.models import encoders
+
+    _, report = encoders.regressor_from_mlm(encoder, **head)
+    rows = ([(k, "new (regression head)") for k in report["missing"]]
+            + [(k, "dropped (masked-LM head)") for k in report["unexpected"]])
+    return pd.DataFrame(rows, columns=["parameter", "status"]).set_index("parameter")
+
+
+def labelled(runs: dict[str, Any]) -> dict[str, Any]:
+    """``runs`` keyed by folder name, re-keyed by display name (:func:`run_label`)."""
+    return {run_label(name): r for name, r in runs.items()}
+
+
+#: The stats :func:`runs_table` shows.
+RUN_COLUMNS = ("best_valid_r2", "best_epoch", "epochs_run", "seconds", "stopped_by")
+
+
+def runs_table(runs: dict[str, TrainResult]) -> pd.DataFrame:
+    """One row per run (``runs`` keyed by folder name; rows named by :func:`run_label`): its
+    best valid R², best epoch, epochs run, seconds and why it stopped."""
+    from cornlib.training import stats_table
+
+    return stats_table(labelled(runs), RUN_COLUMNS)
 
 
 def best_run(finetune_dir: str | os.PathLike, runs: Sequence[str] = ("pretrained", "random_init")
@@ -365,7 +339,8 @@ def best_run(finetune_dir: str | os.PathLike, runs: Sequence[str] = ("pretrained
     its name, its model folder and every run's best valid R².
 
     Raises:
-        FileNotFoundError: a run has no ``valid_r2.parquet`` (run chapter 07 first).
+        FileNotFoundError: a run has no ``valid_r2.parquet`` (naming it and the chapter that
+            writes it).
     """
     from cornlib import artifacts
 
@@ -375,7 +350,7 @@ def best_run(finetune_dir: str | os.PathLike, runs: Sequence[str] = ("pretrained
         path = finetune_dir / run / "valid_r2.parquet"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing; "
-                                    f"{artifacts.how_to_make('finetune/runs.parquet')}")
+                                    f"{artifacts.how_to_make('finetune/*/valid_r2.parquet')}")
         scores[run] = float(pd.read_parquet(path)["r2"].max())
     best = max(scores, key=scores.get)
     return best, finetune_dir / best / "model", pd.Series(scores, name="best valid R²")

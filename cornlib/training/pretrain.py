@@ -10,9 +10,7 @@ concatenate to the (normalized, possibly truncated) sequence, and a token's span
 from __future__ import annotations
 
 import os
-import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -21,6 +19,7 @@ import pandas as pd
 
 from cornlib import CornlibWarning, artifacts
 from cornlib.models.markov import unigram_logprobs
+from cornlib.training.driver import TrainResult
 
 PROMOTER = "promoter"
 
@@ -215,23 +214,6 @@ def example_index(heldout: pd.DataFrame, species: str, seq_id: str | None = None
 
 # --- training ------------------------------------------------------------------------------------
 
-@dataclass
-class PretrainResult:
-    """What :func:`pretrain` returns.
-
-    Attributes:
-        model: the trained masked LM (also saved under ``output_dir / "model"``).
-        history: loss curves (:func:`cornlib.training.loss_curves`).
-        output_dir: the run's folder (``model/``, ``checkpoints/``, ``log_history.json``).
-        stats: steps, seconds, non-pad tokens seen and tokens per second of this call.
-    """
-
-    model: Any
-    history: pd.DataFrame
-    output_dir: Path
-    stats: dict[str, Any] = field(default_factory=dict)
-
-
 def pretrain(train_ids: list[list[int]], eval_examples: list[dict] | None, tokenizer,
              output_dir: str | os.PathLike, *, config=None,
              init_from: str | os.PathLike | None = None, max_steps: int = 300,
@@ -240,8 +222,8 @@ def pretrain(train_ids: list[list[int]], eval_examples: list[dict] | None, token
              logging_steps: int = 10, mlm_probability: float = 0.15,
              mask_replace_prob: float = 0.8, seed: int = 0,
              device: str = "auto", resume: bool = True, unigram_init: bool = True,
-             progress: bool = True) -> PretrainResult:
-    """Train a masked LM with the Hugging Face ``Trainer`` and save it.
+             progress: bool = True) -> TrainResult:
+    """Train a masked LM with :func:`cornlib.training.run` and save it.
 
     Batches are padded only to their longest member and grouped by length; masks are drawn per
     (seed, epoch, example), so a run killed and restarted with ``resume=True`` continues from its
@@ -252,7 +234,8 @@ def pretrain(train_ids: list[list[int]], eval_examples: list[dict] | None, token
         eval_examples: fixed-masked held-out examples (:func:`mask_fixed`) for the validation loss
             curve, or ``None``.
         tokenizer: the tokenizer the ids come from (saved beside the model).
-        output_dir: the run folder; the model goes to ``output_dir / "model"``.
+        output_dir: the run folder; the model goes to ``output_dir / "model"``, the
+            checkpoints (kept for resuming) to ``output_dir / "checkpoints"``.
         config: a :class:`cornlib.models.CornBertConfig` for a fresh model.
         init_from: a saved masked LM to continue from instead (warm start); ``config`` is then
             ignored.
@@ -270,6 +253,9 @@ def pretrain(train_ids: list[list[int]], eval_examples: list[dict] | None, token
             so it predicts the composition baseline from step 0 and spends its steps on context.
         progress: show a progress bar.
 
+    Returns:
+        A :class:`~cornlib.training.TrainResult` whose stats count the non-pad ``tokens``.
+
     Raises:
         ValueError: no training examples, neither ``config`` nor ``init_from``, or a checkpoint
             or ``init_from`` model made with another config or tokenizer.
@@ -278,43 +264,22 @@ def pretrain(train_ids: list[list[int]], eval_examples: list[dict] | None, token
 
     if not train_ids:
         raise ValueError("no training examples: the corpus (after the held-out split) is empty")
-    output_dir = Path(output_dir)
     model = _initial_model(train_ids, tokenizer, config, init_from, seed, unigram_init)
     has_eval = bool(eval_examples)
-    if not resume and (output_dir / "checkpoints").is_dir():
-        import shutil
-
-        shutil.rmtree(output_dir / "checkpoints")
-    args = training.training_arguments(
-        output_dir / "checkpoints", device=device, seed=seed, max_steps=max_steps,
-        per_device_train_batch_size=batch_size, per_device_eval_batch_size=2 * batch_size,
-        learning_rate=learning_rate, warmup_steps=warmup_steps, weight_decay=weight_decay,
-        adam_beta2=0.98, adam_epsilon=1e-6, lr_scheduler_type="linear", max_grad_norm=1.0,
-        save_strategy="steps", save_steps=save_steps, save_total_limit=2,
-        eval_strategy="steps" if has_eval else "no", eval_steps=eval_steps,
-        logging_steps=logging_steps, train_sampling_strategy="group_by_length",
-        remove_unused_columns=False, prediction_loss_only=True, disable_tqdm=not progress,
-        include_num_input_tokens_seen="non_padding")
-    trainer = training.make_trainer(
-        model, args, training.MaskedLMDataset(train_ids, seed=seed),
-        eval_examples if has_eval else None,
-        data_collator=training.MaskingCollator(tokenizer, mlm_probability,
-                                            mask_replace_prob=mask_replace_prob,
-                                            random_replace_prob=(1 - mask_replace_prob) / 2),
-        processing_class=tokenizer, history_path=output_dir / "log_history.json")
-    t0, tokens0 = time.perf_counter(), trainer.state.num_input_tokens_seen
-    with training.quiet_hf_bars():
-        out = training.fit(trainer, resume=resume)
-        seconds = time.perf_counter() - t0
-        training.save_model(trainer.model, output_dir / "model", tokenizer)
-    tokens = trainer.state.num_input_tokens_seen - tokens0
-    stats = {"steps": int(out.global_step), "seconds": round(seconds, 2),
-             "train_loss": float(out.training_loss), "tokens": int(tokens),
-             "tokens_per_second": round(tokens / seconds, 1) if seconds else None,
-             "device": str(args.device), "bf16": args.bf16, "fp16": args.fp16}
-    return PretrainResult(model=trainer.model,
-                          history=training.loss_curves(trainer.state.log_history),
-                          output_dir=output_dir, stats=stats)
+    recipe = training.Recipe(
+        max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
+        warmup_steps=warmup_steps, weight_decay=weight_decay,
+        evaluate=eval_steps if has_eval else None, log=logging_steps, checkpoint=save_steps,
+        resume=resume, checkpoint_dir="checkpoints", keep_checkpoints=True,
+        collator=training.MaskingCollator(tokenizer, mlm_probability,
+                                          mask_replace_prob=mask_replace_prob,
+                                          random_replace_prob=(1 - mask_replace_prob) / 2),
+        tokenizer=tokenizer, seed=seed, device=device, progress=progress,
+        arguments=dict(adam_beta2=0.98, adam_epsilon=1e-6, max_grad_norm=1.0,
+                       save_total_limit=2, train_sampling_strategy="group_by_length",
+                       include_num_input_tokens_seen="non_padding"))
+    return training.run(model, training.MaskedLMDataset(train_ids, seed=seed),
+                        eval_examples if has_eval else None, recipe, output_dir)
 
 
 def _initial_model(train_ids: list[list[int]], tokenizer, config, init_from, seed: int,
@@ -350,14 +315,14 @@ def _initial_model(train_ids: list[list[int]], tokenizer, config, init_from, see
     return model
 
 
-def metrics_record(summary: pd.DataFrame, runs: dict[str, PretrainResult], *,
+def metrics_record(summary: pd.DataFrame, runs: dict[str, TrainResult], *,
                    intervals: pd.DataFrame | None = None,
                    differences: pd.DataFrame | None = None, **settings: Any) -> dict[str, Any]:
     """The content of ``pretrain/metrics.json``: model size, each run's stats, held-out scores.
 
     Args:
         summary: from :func:`cornlib.evaluate.mlm.evaluate`.
-        runs: run name → :class:`PretrainResult`.
+        runs: run name → :class:`~cornlib.training.TrainResult` of :func:`pretrain`.
         intervals, differences: from :func:`cornlib.evaluate.mlm.bootstrap`, recorded as
             ``heldout_intervals`` and ``heldout_differences`` when given.
         **settings: parameters to record (profile, seed, ...).

@@ -1,11 +1,12 @@
-"""Training on the Hugging Face ``Trainer``: arguments, precision, batches, callbacks, resuming."""
+"""Training on the Hugging Face ``Trainer``: arguments, precision, seeding, metrics, the history
+table, checkpoints and resuming. The ``Trainer`` subclass and the callbacks live in
+:mod:`cornlib.training.hf` (imported on first use)."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from cornlib.runtime import resolve_device
 
@@ -38,7 +39,7 @@ def training_arguments(output_dir: str | Path, *, device: str = "auto", seed: in
     return TrainingArguments(output_dir=str(output_dir), **defaults)
 
 
-# --- examples and batches ------------------------------------------------------------------------
+# --- seeds, metrics and the history table ---------------------------------------------------
 
 def derive_seed(*keys: int) -> int:
     """A 32-bit seed hashed from non-negative integers (``derive_seed(seed, epoch, index)``)."""
@@ -47,107 +48,89 @@ def derive_seed(*keys: int) -> int:
     return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
 
 
-# --- Trainer, sampler and callbacks (built on first use: transformers is slow to import)
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block with Python's, NumPy's and torch's global RNGs seeded with ``seed``, and
+    give the caller its RNG states back afterwards (the ``Trainer`` reseeds all three)."""
+    import random
 
-@functools.cache
-def _hf_classes() -> dict[str, type]:
-    """Build the classes that subclass transformers types."""
+    import numpy as np
     import torch
-    from transformers import PrinterCallback, ProgressCallback, Trainer, TrainerCallback
-    from transformers.trainer_pt_utils import LengthGroupedSampler
-    from transformers.utils.notebook import NotebookProgressCallback
 
-    class EpochLengthGroupedSampler(LengthGroupedSampler):
-        """Length-grouped order drawn from a generator seeded with ``(seed, epoch)``.
-
-        Batches hold examples of similar length (so little padding), the order changes every
-        epoch, and it does not depend on the global RNG, so a resumed run sees the same batches.
-        """
-
-        def __init__(self, batch_size: int, lengths: list[int], seed: int = 0):
-            super().__init__(batch_size, lengths=lengths)
-            self.seed = seed
-            self.set_epoch(0)
-
-        def set_epoch(self, epoch: int) -> None:
-            self.generator = torch.Generator().manual_seed(derive_seed(self.seed, int(epoch)))
-
-    class CornTrainer(Trainer):
-        """``Trainer`` whose ``group_by_length`` sampler is seeded per epoch (exact resuming)."""
-
-        def _get_train_sampler(self, train_dataset=None):
-            dataset = train_dataset if train_dataset is not None else self.train_dataset
-            if (self.args.train_sampling_strategy != "group_by_length"
-                    or not hasattr(dataset, "lengths")):
-                return super()._get_train_sampler(train_dataset)
-            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-            return EpochLengthGroupedSampler(
-                self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                dataset.lengths, seed)
-
-    class LossHistory(TrainerCallback):
-        """Keep the Trainer's log history (train and eval loss by step), also on disk.
-
-        After every log it writes ``state.log_history`` to ``path`` (JSON, atomic), so a killed
-        run leaves its curves behind; a resumed run restores the history from its checkpoint and
-        continues the same file. :meth:`frame` gives the tidy table of :func:`loss_curves`.
-        """
-
-        def __init__(self, path: str | Path | None = None):
-            self.path = Path(path) if path is not None else None
-            self.history: list[dict[str, Any]] = []
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            self.history = list(state.log_history)
-            if self.path is not None and state.is_world_process_zero:
-                from cornlib import io
-
-                io.write_json(self.path, self.history)
-
-        def frame(self):
-            return loss_curves(self.history)
-
-    class QuietProgress(ProgressCallback):
-        """One tqdm bar over the training steps: no log dicts and no evaluation bars under it."""
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            return None
-
-        def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
-            return None
-
-    return {"EpochLengthGroupedSampler": EpochLengthGroupedSampler, "CornTrainer": CornTrainer,
-            "LossHistory": LossHistory, "QuietProgress": QuietProgress,
-            "_printers": (PrinterCallback, ProgressCallback, NotebookProgressCallback)}
+    py, npy = random.getstate(), np.random.get_state()
+    # the current GPU's generator too once CUDA is up (forking every GPU's would open a
+    # context on each of them from every process under torchrun)
+    devices = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2 ** 32)
+        try:
+            yield
+        finally:
+            random.setstate(py)
+            np.random.set_state(npy)
 
 
-def __getattr__(name: str):
-    """``CornTrainer``, ``LossHistory``, ``QuietProgress``, ``EpochLengthGroupedSampler``."""
-    if name in ("CornTrainer", "LossHistory", "QuietProgress", "EpochLengthGroupedSampler"):
-        return _hf_classes()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Columns of the history table (:func:`loss_curves`).
+HISTORY_COLUMNS = ("step", "epoch", "split", "loss", "learning_rate", "r2")
 
 
 def loss_curves(log_history: list[dict[str, Any]]):
-    """Tidy loss curves from a Trainer log history.
+    """The history table of a run: its train and valid losses from a Trainer log history.
 
     Returns:
-        A DataFrame with columns ``step``, ``epoch``, ``split`` (``train`` or ``valid``),
-        ``loss``, ``learning_rate`` (NaN for valid rows), sorted by split and step.
+        A DataFrame with columns :data:`HISTORY_COLUMNS`: ``step``, ``epoch``, ``split``
+        (``train`` or ``valid``), ``loss``, ``learning_rate`` (NaN for valid rows) and ``r2``
+        (the mean valid R² where :func:`r2_metrics` scored the evaluation, else NaN), sorted by
+        split and step.
     """
     import pandas as pd
 
+    nan = float("nan")
     rows = []
     for entry in log_history:
+        at = {"step": entry.get("step"), "epoch": entry.get("epoch")}
         if "loss" in entry:
-            rows.append({"step": entry.get("step"), "epoch": entry.get("epoch"), "split": "train",
-                         "loss": entry["loss"], "learning_rate": entry.get("learning_rate")})
+            rows.append({**at, "split": "train", "loss": entry["loss"],
+                         "learning_rate": entry.get("learning_rate"), "r2": nan})
         if "eval_loss" in entry:
-            rows.append({"step": entry.get("step"), "epoch": entry.get("epoch"), "split": "valid",
-                         "loss": entry["eval_loss"], "learning_rate": float("nan")})
-    df = pd.DataFrame(rows, columns=["step", "epoch", "split", "loss", "learning_rate"])
-    return df.astype({"loss": float, "learning_rate": float}).sort_values(
+            rows.append({**at, "split": "valid", "loss": entry["eval_loss"],
+                         "learning_rate": nan, "r2": entry.get("eval_r2", nan)})
+    df = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+    return df.astype({"loss": float, "learning_rate": float, "r2": float}).sort_values(
         ["split", "step"], kind="stable").reset_index(drop=True)
+
+
+def r2_metrics(names: Sequence[str]):
+    """``compute_metrics`` for the Trainer: mean R² over targets (``r2``) and each ``r2_<name>``
+    (:func:`cornlib.stats.r2_columns`; a target that is constant on valid counts as NaN)."""
+    import numpy as np
+
+    from cornlib.stats import r2_columns
+
+    names = list(names)
+
+    def compute(pred) -> dict[str, float]:
+        y = np.asarray(pred.label_ids, dtype=float).reshape(len(pred.label_ids), -1)
+        per = r2_columns(y, np.asarray(pred.predictions, dtype=float).reshape(y.shape))
+        out = {"r2": float(np.nanmean(per))}
+        out.update({f"r2_{n}": float(v) for n, v in zip(names, per)})
+        return out
+
+    return compute
+
+
+def valid_scores(log_history: list[dict[str, Any]], names: Sequence[str]):
+    """Valid R² after each evaluation scored by :func:`r2_metrics`: columns ``epoch``, ``r2``
+    (mean over targets) and one per target name."""
+    import pandas as pd
+
+    nan = float("nan")
+    rows = [{"epoch": e.get("epoch"), "r2": e.get("eval_r2", nan),
+             **{n: e.get(f"eval_r2_{n}", nan) for n in names}}
+            for e in log_history if "eval_loss" in e]
+    return pd.DataFrame(rows, columns=["epoch", "r2", *names])
 
 
 @contextlib.contextmanager
@@ -181,58 +164,19 @@ def make_trainer(model, args, train_dataset, eval_dataset=None, *, data_collator
     Returns:
         The trainer; its ``LossHistory`` is ``trainer.loss_history``.
     """
-    classes = _hf_classes()
-    history = classes["LossHistory"](history_path)
-    trainer = classes["CornTrainer"](model=model, args=args, train_dataset=train_dataset,
-                                     eval_dataset=eval_dataset, data_collator=data_collator,
-                                     processing_class=processing_class,
-                                     compute_metrics=compute_metrics,
-                                     callbacks=[history, *(callbacks or [])])
-    for printer in classes["_printers"]:
+    from cornlib.training import hf as cb
+
+    history = cb.LossHistory(history_path)
+    trainer = cb.CornTrainer(model=model, args=args, train_dataset=train_dataset,
+                             eval_dataset=eval_dataset, data_collator=data_collator,
+                             processing_class=processing_class, compute_metrics=compute_metrics,
+                             callbacks=[history, *(callbacks or [])])
+    for printer in cb.PRINTERS:
         trainer.remove_callback(printer)
     if not args.disable_tqdm:
-        trainer.add_callback(classes["QuietProgress"])
+        trainer.add_callback(cb.QuietProgress)
     trainer.loss_history = history
     return trainer
-
-
-def keep_best(metric: str = "eval_loss", greater_is_better: bool | None = None,
-              path: str | Path | None = None):
-    """A ``TrainerCallback`` that keeps the weights of the evaluation with the best ``metric``
-    in memory and loads them when training ends (no checkpoint files, unlike
-    ``load_best_model_at_end``). ``greater_is_better`` defaults to ``False`` for losses.
-    With ``path`` the best weights and score are also saved there (rank 0), and read back when
-    training starts, so a resumed run still ends with the best epoch of the whole run."""
-    import torch
-    from transformers import TrainerCallback
-
-    higher = (not metric.endswith("loss")) if greater_is_better is None else greater_is_better
-
-    class KeepBest(TrainerCallback):
-        def __init__(self):
-            self.best, self.state_dict = None, None
-
-        def on_train_begin(self, args, state, control, model=None, **kwargs):
-            if path is not None and Path(path).is_file():
-                saved = torch.load(path, map_location="cpu", weights_only=True)
-                self.best, self.state_dict = float(saved["best"]), saved["state_dict"]
-
-        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
-            score = (metrics or {}).get(metric)
-            if model is None or score is None:
-                return
-            if self.best is None or (score > self.best if higher else score < self.best):
-                self.best = score
-                self.state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                if path is not None and state.is_world_process_zero:
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-                    torch.save({"best": score, "state_dict": self.state_dict}, path)
-
-        def on_train_end(self, args, state, control, model=None, **kwargs):
-            if model is not None and self.state_dict is not None:
-                model.load_state_dict(self.state_dict)
-
-    return KeepBest()
 
 
 # --- checkpoints ---------------------------------------------------------------------------------
