@@ -226,6 +226,96 @@ def test_wide_figure_is_caught():
     assert any("wide" in p for p, _ in output_problems(output, 8.0))
 
 
+# --- the figure style and the table helper ------------------------------------------------
+
+FIGURE_MODULES = ["along_promoter", "curves", "distributions", "heatmaps", "logos",
+                  "per_category", "scatter", "scores"]
+
+
+@pytest.mark.parametrize("name", FIGURE_MODULES)
+def test_every_plot_function_is_styled(name):
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"cornlib.plots.{name}")
+    public = [f for n, f in inspect.getmembers(module, inspect.isfunction)
+              if not n.startswith("_") and f.__module__ == module.__name__]
+    assert public
+    assert [f.__name__ for f in public if not hasattr(f, "__wrapped__")] == []
+
+
+def test_figures_fit_the_page_whatever_the_rc_params():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+    from matplotlib.text import Text
+
+    from cornlib.plots import curves, per_category, style
+
+    history = pd.DataFrame({"epoch": [1.0, 2, 3] * 2, "split": ["train"] * 3 + ["valid"] * 3,
+                            "loss": [1, 0.8, 0.7, 1.1, 0.9, 0.85]})
+    schedule = pd.DataFrame({"group": ["head", "layer 0", "stem"], "epoch": [0, 1, 1]})
+    per_target = pd.DataFrame({"epoch": [1.0, 2, 3], "r2": [0, 0.1, 0.2],
+                               **{f"sim_t{i:02d}": np.linspace(0, 0.1 * i, 3)
+                                  for i in range(1, 11)}})
+    differences = pd.DataFrame({"model": ["a", "b"] * 5, "baseline": "m",
+                                "metric": np.repeat(list("vwxyz"), 2), "difference": 0.1,
+                                "lo": 0.0, "hi": 0.2, "verdict": "better"})
+    with matplotlib.rc_context({"figure.dpi": 72, "font.size": 5, "xtick.labelsize": 4}):
+        drawn = [curves.finetune_curves(history, schedule, per_target),
+                 per_category.paired_differences(differences)]
+    for fig, _ in drawn:
+        fig.canvas.draw()
+        assert fig.dpi == style.DPI
+        assert fig.get_size_inches()[0] <= style.MAX_WIDTH_IN
+        sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text()]
+        assert min(sizes) >= style.MIN_FONT_PT
+        plt.close(fig)
+    fig, (loss, r2) = drawn[0]
+    # every coloured line of the R² panel is in its legend; the loss title matches its marks
+    assert len(r2.get_legend().get_texts()) == 11
+    assert "dotted" in loss.get_title() and len(loss.lines) > 2
+    no_marks = curves.finetune_curves(history, schedule.assign(epoch=0), per_target)[1][0]
+    assert "dotted" not in no_marks.get_title()
+    plt.close("all")
+
+
+def test_panels_wrap_to_the_page():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cornlib.plots import style
+
+    fig, axes = style.panels(5, (3.6, 3.0), max_cols=2)
+    assert len(axes) == 5 and len(fig.axes) == 5
+    assert fig.get_size_inches()[0] <= style.MAX_WIDTH_IN
+    assert fig.get_size_inches()[1] == 9.0  # three rows
+    plt.close(fig)
+
+
+def test_show_rounds_and_marks_missing_values():
+    import numpy as np
+    import pandas as pd
+
+    from cornlib.plots.tables import MISSING, show
+
+    html = show(pd.DataFrame({"r2": [0.123456, np.nan], "genes": [1200, 3]})).to_html()
+    assert "0.123" in html and "0.1234" not in html and "1,200" in html
+    assert MISSING in html and "nan" not in html.lower().replace("nan-", "")
+    assert "row_heading" not in html  # a 0..n-1 index is not shown
+    named = show(pd.Series([1, 2], index=pd.Index(["a", "b"], name="split"), name="genes"))
+    assert "row_heading" in named.to_html() and list(named.data.columns) == ["genes"]
+    stats = show({"steps": 30, "best_valid_r2": 0.08803206, "files": ["a", "b"]})
+    text = stats.to_html()
+    assert "0.088" in text and "0.08803" not in text and "a, b" in text
+    assert output_problems(_result(**{"text/html": text, "text/plain": "x"}), 8.0) == []
+
+
 # --- the executed notebooks -----------------------------------------------------------------
 
 

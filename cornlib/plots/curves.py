@@ -59,7 +59,7 @@ def finetune_curves(history: pd.DataFrame, schedule: pd.DataFrame, per_target: p
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(8, 3.8), width_ratios=(1, 1))
     sns.lineplot(history, x="epoch", y="loss", hue="run", style="split",
                  style_order=["train", "valid"], estimator=None, ax=ax)
-    marks = unfreezing_marks(schedule, float(history["epoch"].max() or 0))
+    marks = _unfreezing_marks(schedule, float(history["epoch"].max() or 0))
     for epoch, names in marks.items():  # one line per epoch, naming every group unfrozen then
         ax.axvline(epoch, color="0.6", lw=0.8, ls=":")
         ax.text(epoch, 1.0, " " + ", ".join(names), transform=ax.get_xaxis_transform(),
@@ -82,7 +82,7 @@ def finetune_curves(history: pd.DataFrame, schedule: pd.DataFrame, per_target: p
     return fig, (ax, bx)
 
 
-def unfreezing_marks(schedule: pd.DataFrame, last_epoch: float) -> dict[float, list[str]]:
+def _unfreezing_marks(schedule: pd.DataFrame, last_epoch: float) -> dict[float, list[str]]:
     """Epoch → the layer groups unfrozen at its start, for epochs after the first that the
     history reaches (groups trained from the start get no mark)."""
     return {float(epoch): list(names)
