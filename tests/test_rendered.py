@@ -149,7 +149,12 @@ def notebook_problems(path: Path, max_width_in: float) -> list[str]:
         first = next((ln for ln in first if not ln.startswith(("#", ":", "---", "mystnb",
                                                                "  "))), "")
         seen = set()
-        for output in cell.get("outputs", []):
+        outputs = cell.get("outputs", [])
+        if cell.get("metadata", {}).get("mystnb", {}).get("figure") and not any(
+                m.startswith("image/") for o in outputs for m in o.get("data", {})):
+            lines.append(f"{path.stem} cell {index} ({first[:40]!r}): a figure cell shows "
+                         "no figure")
+        for output in outputs:
             for problem, excerpt in output_problems(output, max_width_in):
                 if problem in seen:
                     continue
@@ -281,6 +286,28 @@ def test_figures_fit_the_page_whatever_the_rc_params():
     no_marks = curves.finetune_curves(history, schedule.assign(epoch=0), per_target)[1][0]
     assert "dotted" not in no_marks.get_title()
     plt.close("all")
+
+
+def test_style_leaves_other_settings_as_the_function_left_them():
+    """Jupyter's inline backend turns interactive mode on at the first pyplot import, which
+    may happen inside a plot function; figures after it are shown only if it stays on."""
+    import matplotlib
+
+    from cornlib.plots import style
+
+    @style.styled
+    def first_plot():
+        matplotlib.interactive(True)
+        return None
+
+    was = matplotlib.is_interactive()
+    try:
+        matplotlib.interactive(False)
+        first_plot()
+        assert matplotlib.is_interactive()
+        assert matplotlib.rcParams["figure.dpi"] != style.DPI or style.DPI == 100
+    finally:
+        matplotlib.interactive(was)
 
 
 def test_panels_wrap_to_the_page():

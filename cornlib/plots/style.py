@@ -109,10 +109,17 @@ def styled(function: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         import matplotlib as mpl
 
-        with mpl.rc_context(STYLE):
+        # Only the style's keys are put back afterwards, not the whole rcParams as
+        # rc_context does: a first pyplot import inside the block turns on interactive mode
+        # for Jupyter's inline backend, and undoing that would hide every later figure.
+        before = {key: mpl.rcParams[key] for key in STYLE}
+        mpl.rcParams.update(STYLE)
+        try:
             result = function(*args, **kwargs)
             for fig in _figures(result):
                 finish(fig)
+        finally:
+            mpl.rcParams.update(before)
         return result
 
     return wrapper
