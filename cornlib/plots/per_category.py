@@ -136,13 +136,14 @@ def paired_differences(differences: pd.DataFrame, labels: dict[str, str] | None 
         ``fig, axes``. Green: the model is better, red: worse, grey: indistinguishable.
     """
     import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
 
     if differences.empty:
         return placeholder("No comparisons to draw.")
     metrics = list(dict.fromkeys(differences["metric"]))
     rows = list(dict.fromkeys(differences["model"] + " − " + differences["baseline"]))
     colour = {"better": "#3a8a3a", "worse": "#b03a2e", "indistinguishable": "0.45"}
-    fig, axes = panels(len(metrics), (4.0, 0.45 * len(rows) + 1.4), max_cols=2, sharey=True)
+    fig, axes = panels(len(metrics), (4.0, 0.3 * len(rows) + 1.2), max_cols=2, sharey=True)
     for ax, metric in zip(axes, metrics):
         part = differences[differences["metric"] == metric]
         y = [rows.index(f"{r.model} − {r.baseline}") for r in part.itertuples()]
@@ -152,6 +153,7 @@ def paired_differences(differences: pd.DataFrame, labels: dict[str, str] | None 
         ax.axvline(0, color="0.3", lw=0.8, ls="--")
         ax.set_title((labels or {}).get(metric, metric), fontsize=9)
         ax.tick_params(labelsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
     axes[0].set_yticks(range(len(rows)), rows, fontsize=8)
     axes[0].invert_yaxis()
     sns.despine(fig)

@@ -119,7 +119,7 @@ def metric_by_model(results: pd.DataFrame, metric: str = "pearson_r2",
     models = list(dict.fromkeys(results["model"]))
     single = [t for t in dict.fromkeys(results["target"]) if t not in targets]
     n_panels = len(present) + (differences is not None)
-    fig, axes = panels(n_panels, (4.0, 0.45 * len(models) + 1.9), max_cols=2, sharey=True)
+    fig, axes = panels(n_panels, (4.0, 0.32 * len(models) + 1.6), max_cols=2, sharey=True)
     for ax, target in zip(axes, present):
         _panel(ax, results, metric, target, models, single if detail and target == "overall" else [],
                oracle)
@@ -183,7 +183,7 @@ def heldout_scores(summary: pd.DataFrame, metrics: tuple[str, ...] = tuple(METRI
 
     data = summary[summary["species"] != "all"]
     fig, axes = panels(len(metrics), (3.6, 3.2), max_cols=2)
-    for i, (ax, metric) in enumerate(zip(axes, metrics)):
+    for ax, metric in zip(axes, metrics):
         part = data.dropna(subset=[metric])
         sns.barplot(part, x="species", y=metric, hue="predictor", ax=ax,
                     hue_order=[p for p in dict.fromkeys(data["predictor"])
@@ -192,13 +192,18 @@ def heldout_scores(summary: pd.DataFrame, metrics: tuple[str, ...] = tuple(METRI
         if metric == "bits_per_base":
             ax.axhline(2.0, color="0.4", ls="--", lw=1)
             ax.set_ylim(max(0.0, part[metric].min() - 0.3), 2.1)
-        if i < len(metrics) - 1:
-            ax.get_legend().remove()
-        else:
-            ax.legend(title=None, frameon=False, fontsize=8, loc="upper left",
-                      bbox_to_anchor=(1.0, 1.0))
+        ax.get_legend().remove()
     sns.despine(fig)
     fig.tight_layout()
+    # After the layout, so that the legend takes the empty panel (or goes below the last one)
+    # instead of pushing the panels apart.
+    handles, labels = max((ax.get_legend_handles_labels() for ax in axes),
+                          key=lambda hl: len(hl[1]))
+    grid = axes[0].get_subplotspec().get_gridspec()
+    empty_slot = len(axes) < grid.ncols * grid.nrows
+    axes[-1].legend(handles, labels, title=None, frameon=False,
+                    **({"loc": "upper left", "bbox_to_anchor": (1.1, 1.0)} if empty_slot else
+                       {"loc": "upper center", "bbox_to_anchor": (0.5, -0.15), "ncol": 2}))
     return fig, axes
 
 
@@ -213,7 +218,7 @@ def token_predictions(table: pd.DataFrame, n: int = 30):
 
     Returns:
         ``fig, ax``; each bar is labelled with the true token and, when the top guess is wrong,
-        the guess under it.
+        the guess after it (``ATGC ≠TTG``).
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -223,7 +228,7 @@ def token_predictions(table: pd.DataFrame, n: int = 30):
     right, wrong = sns.color_palette()[2], sns.color_palette()[0]
     colors = [right if ok else wrong for ok in part["correct"]]
     ax.bar(np.arange(len(part)), part["p_true"], color=colors)
-    labels = [t if ok else f"{t}\n≠{p}" for t, p, ok in
+    labels = [t if ok else f"{t} ≠{p}" for t, p, ok in
               zip(part["true"], part["predicted"], part["correct"])]
     ax.set_xticks(np.arange(len(part)), labels, rotation=90, fontsize=7, family="monospace")
     ax.set(yscale="log", ylabel="P(true token)",
