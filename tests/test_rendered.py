@@ -98,8 +98,8 @@ def png_problems(data: str, max_width_in: float) -> list[str]:
         problems.append(f"figure at {dpi:.0f} dpi (< {MIN_DPI})")
     width_in = image.size[0] / dpi
     if width_in > max_width_in:
-        problems.append(f"figure {width_in:.1f} in wide (page: {max_width_in} in), so its text "
-                        f"shows {max_width_in / width_in:.0%} of its size")
+        problems.append(f"figure {width_in:.2f} in wide (page: {max_width_in:.2f} in), so its "
+                        f"text shows {max_width_in / width_in:.0%} of its size")
     return problems
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 #: Dots per inch of inline and saved figures.
 DPI = 150
-#: The widest a figure may be, in inches: the book's text column.
+#: The widest a figure may be, in inches (the book's text column).
 MAX_WIDTH_IN = 8.0
 #: The smallest text a figure may carry, in points.
 MIN_FONT_PT = 8.0
