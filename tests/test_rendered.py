@@ -343,6 +343,32 @@ def test_show_rounds_and_marks_missing_values():
     assert output_problems(_result(**{"text/html": text, "text/plain": "x"}), 8.0) == []
 
 
+def test_driver_kernels_run_without_bars(monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    with run._no_bars_in_kernel():
+        assert os.environ["TQDM_DISABLE"] == "1"
+    assert "TQDM_DISABLE" not in os.environ  # a terminal or Jupyter after it keeps its bars
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    with run._no_bars_in_kernel():
+        assert os.environ["TQDM_DISABLE"] == "0"  # an explicit choice wins
+
+
+def test_warnings_show_no_cell_or_install_paths():
+    import sys
+    import warnings
+
+    import cornlib
+
+    text = warnings.formatwarning("3 of 48 sequences were cut", cornlib.CornlibWarning,
+                                  "/tmp/ipykernel_3488/1147842184.py", 1, "x = 1")
+    assert text == "CornlibWarning: 3 of 48 sequences were cut\n"
+    root = next(p for p in reversed(sys.path) if p and Path(p).is_dir())
+    inside = str(Path(root) / "somepackage" / "util.py")
+    text = warnings.formatwarning("invalid value", RuntimeWarning, inside, 454, "y = 0 / 0")
+    assert text.startswith("somepackage/util.py:454: RuntimeWarning: invalid value")
+    assert not MACHINE_PATH.search(text)
+
+
 # --- the executed notebooks -----------------------------------------------------------------
 
 
