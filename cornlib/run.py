@@ -29,6 +29,7 @@ After a run the driver reports the notebooks whose inputs have changed since the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import sys
@@ -166,6 +167,21 @@ def check_parameters(profile: dict[str, Any], overrides: dict[str, Any], known: 
 
 # --- running ----------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _no_bars_in_kernel():
+    """The kernels the driver starts get ``TQDM_DISABLE=1`` (unless it is set): an executed
+    notebook is read as a page, where a progress bar is only a pile of frames. Bars stay at a
+    terminal and in Jupyter, which do not run through here."""
+    if "TQDM_DISABLE" in os.environ:
+        yield
+        return
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("TQDM_DISABLE", None)
+
+
 def run_notebook(path: Path, run_dir: Path, params: dict[str, Any], *, progress: bool = True,
                  timeout: int | None = None, kernel: str = "python3",
                  book: Path | None = None) -> dict[str, Any]:
@@ -193,9 +209,10 @@ def run_notebook(path: Path, run_dir: Path, params: dict[str, Any], *, progress:
                              "parameters": given, "started": now()}
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(nb, str(partial), parameters=given, kernel_name=kernel,
-                            cwd=str(path.parent), progress_bar=progress,
-                            execution_timeout=timeout)
+        with _no_bars_in_kernel():
+            pm.execute_notebook(nb, str(partial), parameters=given, kernel_name=kernel,
+                                cwd=str(path.parent), progress_bar=progress,
+                                execution_timeout=timeout)
     except pm.PapermillExecutionError as err:
         entry.update(status="failed", wall_s=round(time.perf_counter() - t0, 2),
                      error=f"cell {err.exec_count}: {err.ename}: {err.evalue}")

@@ -1,4 +1,7 @@
-"""Every notebook of the book runs, in _toc.yml order, through the papermill driver (tiny profile)."""
+"""Every notebook of the book runs, in _toc.yml order, through the papermill driver (tiny profile).
+
+The run directory is the session fixture ``tiny_run_dir`` (conftest.py), which
+tests/test_rendered.py reads afterwards, so the notebooks run once."""
 
 import pytest
 
@@ -6,11 +9,6 @@ from cornlib import profiles, run
 
 NOTEBOOKS = run.notebooks()
 _failed: list[str] = []
-
-
-@pytest.fixture(scope="module")
-def tiny_run_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("run_tiny")
 
 
 @pytest.mark.notebooks

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 
 from cornlib.plots._common import placeholder
+from cornlib.plots.style import panels, styled
 
 
+@styled
 def gc_along(profile: pd.DataFrame):
     """GC fraction by position relative to the TSS, one line per species.
 
@@ -34,6 +36,7 @@ def gc_along(profile: pd.DataFrame):
     return fig, ax
 
 
+@styled
 def site_positions(density: pd.DataFrame):
     """Where the true driver sites lie: their raw density (top) and their summed weight (bottom).
 
@@ -63,6 +66,7 @@ def site_positions(density: pd.DataFrame):
     return fig, axes
 
 
+@styled
 def core_positions(profile: pd.DataFrame, window: Sequence[int] = (-60, -15)):
     """Core-element hits per 1,000 promoters by position of their centre, one line per group,
     the simulation's gating window shaded.
@@ -90,6 +94,7 @@ def core_positions(profile: pd.DataFrame, window: Sequence[int] = (-60, -15)):
     return fig, ax
 
 
+@styled
 def importance_profile(profile: pd.DataFrame):
     """Importance by position relative to the TSS, one panel per model, one line per method
     (mean over genes, the band their quartiles; a dotted line at zero).
@@ -101,16 +106,14 @@ def importance_profile(profile: pd.DataFrame):
     Returns:
         ``fig, axes``.
     """
-    import matplotlib.pyplot as plt
     import seaborn as sns
 
     if profile.empty:
         return placeholder("No importance to draw.")
     models = list(dict.fromkeys(profile["model"]))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.4), sharey=True,
-                             squeeze=False)
+    fig, axes = panels(len(models), (4.0, 3.4), sharey=True)
     colours = dict(zip(dict.fromkeys(profile["method"]), sns.color_palette("colorblind")))
-    for ax, model in zip(axes[0], models):
+    for ax, model in zip(axes, models):
         for method, g in profile[profile["model"] == model].groupby("method", sort=False):
             g = g.sort_values("bin_start")
             ax.plot(g["bin_start"], g["mean"], color=colours[method], label=method, lw=1.3)
@@ -119,8 +122,8 @@ def importance_profile(profile: pd.DataFrame):
         ax.axvline(0, color="0.3", ls="--", lw=1)
         ax.axhline(0, color="0.6", ls=":", lw=0.8)
         ax.set(title=model, xlabel="bp relative to the TSS")
-    axes[0, 0].set_ylabel("mean change over tissues")
-    axes[0, -1].legend(frameon=False, fontsize=8)
+    axes[0].set_ylabel("mean change over tissues")
+    axes[-1].legend(frameon=False, fontsize=8)
     sns.despine(fig)
     fig.tight_layout()
-    return fig, axes[0]
+    return fig, axes

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cornlib.plots.style import panels, styled
 
+
+@styled
 def loss_curves(curves: pd.DataFrame | dict[str, pd.DataFrame]):
     """Training and validation loss against the optimisation step, one panel per run.
 
@@ -15,7 +18,6 @@ def loss_curves(curves: pd.DataFrame | dict[str, pd.DataFrame]):
     Returns:
         ``fig, axes`` (one axis per run).
     """
-    import matplotlib.pyplot as plt
     import seaborn as sns
 
     if isinstance(curves, dict):
@@ -23,9 +25,8 @@ def loss_curves(curves: pd.DataFrame | dict[str, pd.DataFrame]):
     if "run" not in curves:
         curves = curves.assign(run="pretraining")
     runs = list(dict.fromkeys(curves["run"]))
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 3.5), squeeze=False,
-                             sharey=True)
-    for ax, run in zip(axes[0], runs):
+    fig, axes = panels(len(runs), (4.0, 3.5), sharey=True)
+    for ax, run in zip(axes, runs):
         part = curves[curves["run"] == run]
         sns.lineplot(part, x="step", y="loss", hue="split", hue_order=["train", "valid"],
                      marker="o", markersize=4, ax=ax, estimator=None)
@@ -33,9 +34,10 @@ def loss_curves(curves: pd.DataFrame | dict[str, pd.DataFrame]):
         ax.legend(title=None, frameon=False)
     sns.despine(fig)
     fig.tight_layout()
-    return fig, axes[0]
+    return fig, axes
 
 
+@styled
 def finetune_curves(history: pd.DataFrame, schedule: pd.DataFrame, per_target: pd.DataFrame):
     """Fine-tuning: train and valid loss by epoch with the unfreezing schedule drawn on them,
     and each target's valid R² by epoch.
@@ -54,31 +56,41 @@ def finetune_curves(history: pd.DataFrame, schedule: pd.DataFrame, per_target: p
 
     if "run" not in history:
         history = history.assign(run="fine-tuning")
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(8, 3.8), width_ratios=(1, 1))
     sns.lineplot(history, x="epoch", y="loss", hue="run", style="split",
                  style_order=["train", "valid"], estimator=None, ax=ax)
-    top = float(history["epoch"].max() or 0)
-    for epoch, names in schedule.groupby("epoch", sort=True)["group"]:
-        if 0 < epoch <= top:  # one line per epoch, naming every group unfrozen then
-            ax.axvline(epoch, color="0.6", lw=0.8, ls=":")
-            ax.text(epoch, 1.0, " " + ", ".join(names), transform=ax.get_xaxis_transform(),
-                    rotation=90, va="top", ha="left", fontsize=7, color="0.4")
+    marks = _unfreezing_marks(schedule, float(history["epoch"].max() or 0))
+    for epoch, names in marks.items():  # one line per epoch, naming every group unfrozen then
+        ax.axvline(epoch, color="0.6", lw=0.8, ls=":")
+        ax.text(epoch, 1.0, " " + ", ".join(names), transform=ax.get_xaxis_transform(),
+                rotation=90, va="top", ha="left", color="0.4")
     ax.set(xlabel="epoch", ylabel="loss (z-score MSE)",
-           title="loss; dotted: a layer group unfrozen")
-    ax.legend(frameon=False, fontsize=8)
+           title="loss; dotted: layer groups unfrozen" if marks
+           else "loss (every layer trained from the start)")
+    ax.legend(frameon=False)
     targets = [c for c in per_target.columns if c not in ("epoch", "r2", "run")]
     long = per_target.melt(id_vars=["epoch"], value_vars=targets, var_name="target",
                            value_name="valid R²")
-    sns.lineplot(long, x="epoch", y="valid R²", hue="target", ax=bx, lw=0.9, legend=False,
-                 palette="tab10")
+    sns.lineplot(long, x="epoch", y="valid R²", hue="target", ax=bx, lw=0.9, palette="tab10")
     bx.plot(per_target["epoch"], per_target["r2"], color="black", lw=2, label="mean")
-    bx.set(xlabel="epoch", title="valid R² per target (black: mean)")
+    bx.set(xlabel="epoch", title="valid R² per target")
     bx.axhline(0, color="0.7", lw=0.6)
+    bx.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.02),
+              ncol=1 if len(targets) <= 12 else 2, handlelength=1.2)
     sns.despine(fig)
     fig.tight_layout()
     return fig, (ax, bx)
 
 
+def _unfreezing_marks(schedule: pd.DataFrame, last_epoch: float) -> dict[float, list[str]]:
+    """Epoch → the layer groups unfrozen at its start, for epochs after the first that the
+    history reaches (groups trained from the start get no mark)."""
+    return {float(epoch): list(names)
+            for epoch, names in schedule.groupby("epoch", sort=True)["group"]
+            if 0 < epoch <= last_epoch}
+
+
+@styled
 def finetune_runs(runs: dict):
     """Mean valid R² by epoch of several fine-tuning runs (``{name: TrainResult}``)."""
     import matplotlib.pyplot as plt

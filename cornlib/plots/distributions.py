@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 
 from cornlib.plots._common import tissue_columns
+from cornlib.plots.style import panels, styled
 
 
+@styled
 def distributions(expression: pd.DataFrame):
     """Per tissue: violins of log-expression (left) and the fraction of zeros (right).
 
@@ -25,7 +27,7 @@ def distributions(expression: pd.DataFrame):
 
     tissues = tissue_columns(expression)
     long = expression.melt(id_vars="gene_id", value_vars=tissues, var_name="tissue", value_name="y")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 0.35 * len(tissues) + 1.5), sharey=True,
+    fig, axes = plt.subplots(1, 2, figsize=(8, 0.35 * len(tissues) + 1.5), sharey=True,
                              gridspec_kw={"width_ratios": [3, 1]})
     sns.violinplot(data=long, x="y", y="tissue", cut=0, density_norm="width", inner="quart",
                    color="#8fb3d9", linewidth=0.8, ax=axes[0])
@@ -37,6 +39,7 @@ def distributions(expression: pd.DataFrame):
     return fig, axes
 
 
+@styled
 def proxy_distribution(proxy: pd.DataFrame):
     """The TAIR10 evidence-depth proxy: its distribution (left) and isoform counts (right).
 
@@ -46,7 +49,7 @@ def proxy_distribution(proxy: pd.DataFrame):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     sns.histplot(proxy["proxy"], bins=40, color="#8f7fbf", ax=axes[0])
     axes[0].set(xlabel="proxy = log1p(distinct INSD accessions)", ylabel="genes")
     counts = proxy["isoform_count"].clip(upper=10).value_counts().sort_index()
@@ -57,6 +60,7 @@ def proxy_distribution(proxy: pd.DataFrame):
     return fig, axes
 
 
+@styled
 def lengths_and_n(promoters: pd.DataFrame):
     """Promoter lengths, and the share of N and of soft-masked bases per promoter, per species.
 
@@ -71,7 +75,7 @@ def lengths_and_n(promoters: pd.DataFrame):
     import seaborn as sns
 
     order = list(pd.unique(promoters["species"]))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
     sns.histplot(promoters, x="length", hue="species", hue_order=order, element="step", bins=50,
                  ax=axes[0])
     axes[0].set(yscale="log", xlabel="promoter length (bp)", ylabel="promoters (log scale)",
@@ -90,6 +94,7 @@ def lengths_and_n(promoters: pd.DataFrame):
     return fig, axes
 
 
+@styled
 def cluster_sizes(clusters: pd.DataFrame):
     """Clusters by size (log count), stacked by the species they hold.
 
@@ -118,6 +123,7 @@ def cluster_sizes(clusters: pd.DataFrame):
     return fig, ax
 
 
+@styled
 def nearest_identity(nearest: Mapping[str, pd.DataFrame], identity: float = 0.8,
                      coverage: float = 0.8):
     """Each test promoter's most similar training promoter, for one or more splits.
@@ -144,7 +150,7 @@ def nearest_identity(nearest: Mapping[str, pd.DataFrame], identity: float = 0.8,
                 f"({none:,} without a hit over ≥ {coverage:.0%})")
         rows.append(table.assign(split_name=name))
     long = pd.concat(rows, ignore_index=True)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
     colors = dict(zip(long["split_name"].unique(), sns.color_palette()))
     bins = np.linspace(0.5, 1.0, 51)
     for name, color in colors.items():
@@ -168,6 +174,7 @@ def nearest_identity(nearest: Mapping[str, pd.DataFrame], identity: float = 0.8,
     return fig, axes
 
 
+@styled
 def token_lengths(table: pd.DataFrame, k: int = 6, longest: int = 16):
     """Share of BPE tokens of each length, over the vocabulary and weighted by use.
 
@@ -205,6 +212,7 @@ def token_lengths(table: pd.DataFrame, k: int = 6, longest: int = 16):
     return fig, ax
 
 
+@styled
 def vocabulary_use(ranks: pd.DataFrame):
     """Rank-frequency (Zipf) curves of the tokenization schemes, log-log.
 
@@ -225,6 +233,7 @@ def vocabulary_use(ranks: pd.DataFrame):
     return fig, ax
 
 
+@styled
 def variant_effects(table: pd.DataFrame, value: str = "effect", group: str = "class",
                     panel: str = "model"):
     """The spread of predicted variant effects per group (e.g. site-breaking vs random), one
@@ -233,19 +242,17 @@ def variant_effects(table: pd.DataFrame, value: str = "effect", group: str = "cl
     Returns:
         ``fig, axes``.
     """
-    import matplotlib.pyplot as plt
     import seaborn as sns
 
-    panels = list(dict.fromkeys(table[panel]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False,
-                             sharey=True)
+    names = list(dict.fromkeys(table[panel]))
+    fig, axes = panels(len(names), (4.0, 3.4), sharey=True)
     positive = table.loc[table[value] > 0, value]
     floor = float(positive.min()) if len(positive) else 1e-6  # zeros drawn at the floor
-    for ax, name in zip(axes[0], panels):
+    for ax, name in zip(axes, names):
         sub = table[table[panel] == name].assign(**{value: lambda d: d[value].clip(lower=floor)})
         sns.ecdfplot(sub, x=value, hue=group, ax=ax, log_scale=True, palette="colorblind")
         ax.set(title=name, xlabel="largest |predicted change| over tissues")
-    axes[0, 0].set_ylabel("share of variants")
+    axes[0].set_ylabel("share of variants")
     sns.despine(fig)
     fig.tight_layout()
-    return fig, axes[0]
+    return fig, axes

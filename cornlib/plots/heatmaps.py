@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cornlib.plots._common import placeholder, tissue_columns
+from cornlib.plots.style import styled
 
 _LABEL_SIZE, _TICK_SIZE = 9, 8  # points, colour-bar label and tick labels
 _TICK_ROOM = 0.45  # inches right of a corner colour bar for its tick marks and labels
@@ -65,6 +66,7 @@ def _colorbar_in_corner(grid, label: str) -> None:
     _label_colorbar(grid.ax_cbar, label)
 
 
+@styled
 def tissue_clustermap(expression: pd.DataFrame, method: str = "spearman"):
     """Clustered tissue × tissue correlation of log-expression across genes.
 
@@ -82,6 +84,7 @@ def tissue_clustermap(expression: pd.DataFrame, method: str = "spearman"):
     return grid.figure, grid.ax_heatmap
 
 
+@styled
 def gene_heatmap(expression: pd.DataFrame, n_genes: int = 300, seed: int = 0):
     """Heatmap of a random sample of genes × tissues, genes and tissues clustered.
 
@@ -104,6 +107,7 @@ def gene_heatmap(expression: pd.DataFrame, n_genes: int = 300, seed: int = 0):
     return grid.figure, grid.ax_heatmap
 
 
+@styled
 def driver_effects(card: dict[str, Any]):
     """Heatmap of each driver motif's effect on log-expression in each tissue.
 
@@ -130,6 +134,7 @@ def driver_effects(card: dict[str, Any]):
     return fig, ax
 
 
+@styled
 def mutagenesis_map(delta: np.ndarray, sequence: str, start: int, stop: int, *,
                     sites: Sequence[tuple[int, int, str]] = (), title: str = ""):
     """One gene's saturation mutagenesis over ``[start, stop)``: a logo of each reference base's
@@ -152,7 +157,7 @@ def mutagenesis_map(delta: np.ndarray, sequence: str, start: int, stop: int, *,
     for i, b in enumerate(sequence[start:stop]):
         if b in "ACGT":
             ref[i, "ACGT".index(b)] = centred[i, "ACGT".index(b)]
-    fig, axes = plt.subplots(2, 1, figsize=(10, 3.6), sharex=True,
+    fig, axes = plt.subplots(2, 1, figsize=(8, 3.6), sharex=True,
                              gridspec_kw={"height_ratios": [1.2, 1]})
     logomaker.Logo(pd.DataFrame(ref, columns=list("ACGT"), index=np.arange(start, stop)),
                    ax=axes[0], color_scheme="classic")

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 
 from cornlib.plots._common import placeholder
+from cornlib.plots.style import styled
 
 
+@styled
 def motif_logos(motifs: Sequence, ncols: int = 4, background: Sequence[float] | None = None):
     """Information-content logos of ``motifs`` (:class:`cornlib.motifs.Motif`), one panel each.
 
@@ -26,7 +28,7 @@ def motif_logos(motifs: Sequence, ncols: int = 4, background: Sequence[float] | 
         return placeholder("No motifs to draw.")
     bg = _motifs.UNIFORM if background is None else background
     nrows = -(-len(motifs) // ncols)
-    fig, axes = plt.subplots(nrows, min(ncols, len(motifs)), figsize=(3.2 * min(ncols, len(motifs)),
+    fig, axes = plt.subplots(nrows, min(ncols, len(motifs)), figsize=(2.6 * min(ncols, len(motifs)),
                                                                        1.6 * nrows), squeeze=False)
     for ax, m in zip(axes.flat, motifs):
         probs = pd.DataFrame(m.probabilities(bg), columns=list(_motifs.ALPHABET))
@@ -51,6 +53,7 @@ def _info(probs: np.ndarray, index) -> pd.DataFrame:
     return logomaker.transform_matrix(frame, from_type="probability", to_type="information")
 
 
+@styled
 def pattern_logos(patterns: Sequence, matches: pd.DataFrame, motifs: Sequence | None = None,
                   n: int = 6, kind: str = "cwm"):
     """Each pattern's logo beside its best Tomtom match's, on a shared, aligned x axis.

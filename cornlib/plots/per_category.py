@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 
 from cornlib.plots._common import placeholder
+from cornlib.plots.style import panels, styled
 
 
+@styled
 def biotypes(genes: pd.DataFrame):
     """Horizontal bars: genes per biotype and species (log scale).
 
@@ -33,6 +35,7 @@ def biotypes(genes: pd.DataFrame):
     return fig, ax
 
 
+@styled
 def dropped(report: dict[str, Any]):
     """Candidate genes per species split into kept and each drop reason (horizontal bars).
 
@@ -63,6 +66,7 @@ def dropped(report: dict[str, Any]):
     return fig, ax
 
 
+@styled
 def noise_ceiling(card: dict[str, Any]):
     """Bar per tissue of the best R² any promoter model can expect (``card["noise_ceiling_r2"]``).
 
@@ -85,6 +89,7 @@ def noise_ceiling(card: dict[str, Any]):
     return fig, ax
 
 
+@styled
 def motif_alignment(table: pd.DataFrame):
     """Motif-site edges on BPE token boundaries: observed against shuffled segmentations.
 
@@ -118,6 +123,7 @@ def motif_alignment(table: pd.DataFrame):
     return fig, ax
 
 
+@styled
 def paired_differences(differences: pd.DataFrame, labels: dict[str, str] | None = None):
     """Model − baseline differences with their paired intervals, one panel per metric.
 
@@ -129,17 +135,16 @@ def paired_differences(differences: pd.DataFrame, labels: dict[str, str] | None 
     Returns:
         ``fig, axes``. Green: the model is better, red: worse, grey: indistinguishable.
     """
-    import matplotlib.pyplot as plt
     import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
 
     if differences.empty:
         return placeholder("No comparisons to draw.")
     metrics = list(dict.fromkeys(differences["metric"]))
     rows = list(dict.fromkeys(differences["model"] + " − " + differences["reference"]))
     colour = {"better": "#3a8a3a", "worse": "#b03a2e", "indistinguishable": "0.45"}
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.45 * len(rows) + 1.4),
-                             sharey=True, squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    fig, axes = panels(len(metrics), (4.0, 0.3 * len(rows) + 1.2), max_cols=2, sharey=True)
+    for ax, metric in zip(axes, metrics):
         part = differences[differences["metric"] == metric]
         y = [rows.index(f"{r.model} − {r.reference}") for r in part.itertuples()]
         for yi, r in zip(y, part.itertuples()):
@@ -148,8 +153,9 @@ def paired_differences(differences: pd.DataFrame, labels: dict[str, str] | None 
         ax.axvline(0, color="0.3", lw=0.8, ls="--")
         ax.set_title((labels or {}).get(metric, metric), fontsize=9)
         ax.tick_params(labelsize=8)
-    axes[0][0].set_yticks(range(len(rows)), rows, fontsize=8)
-    axes[0][0].invert_yaxis()
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    axes[0].set_yticks(range(len(rows)), rows, fontsize=8)
+    axes[0].invert_yaxis()
     sns.despine(fig)
     fig.tight_layout()
-    return fig, axes[0]
+    return fig, axes

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cornlib.plots.style import styled
 
+
+@styled
 def observed_vs_predicted(predictions: pd.DataFrame, model: str, ncols: int = 5):
     """One panel per target: each test gene's observed value against the model's prediction.
 
@@ -24,7 +27,7 @@ def observed_vs_predicted(predictions: pd.DataFrame, model: str, ncols: int = 5)
     targets = list(dict.fromkeys(sub["target"]))
     nrows = -(-len(targets) // ncols)
     fig, axes = plt.subplots(nrows, min(ncols, len(targets)), squeeze=False,
-                             figsize=(2.4 * min(ncols, len(targets)), 2.4 * nrows))
+                             figsize=(1.6 * min(ncols, len(targets)), 1.9 * nrows))
     for ax, t in zip(axes.ravel(), targets):
         part = sub[sub["target"] == t]
         ax.scatter(part["y_pred"], part["y_true"], s=3, alpha=0.35, lw=0, color="C0")
@@ -42,6 +45,7 @@ def observed_vs_predicted(predictions: pd.DataFrame, model: str, ncols: int = 5)
     return fig, axes
 
 
+@styled
 def embedding_map(coords: dict[str, np.ndarray], labels: pd.DataFrame):
     """2-D maps of the same embeddings (e.g. PCA and UMAP), coloured by each column of
     ``labels`` (a categorical column gets a legend, a numeric one a colour bar).
@@ -53,7 +57,7 @@ def embedding_map(coords: dict[str, np.ndarray], labels: pd.DataFrame):
 
     methods, cols = list(coords), list(labels.columns)
     fig, axes = plt.subplots(len(methods), len(cols), squeeze=False,
-                             figsize=(4.2 * len(cols), 3.6 * len(methods)))
+                             figsize=(3.8 * len(cols), 3.4 * len(methods)))
     for i, method in enumerate(methods):
         xy = coords[method]
         for j, col in enumerate(cols):

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from cornlib.plots.style import panels, styled
+
 # axis labels of the regression metrics (cornlib.evaluate.metrics)
 _LABELS = {"pearson_r2": "Pearson r²", "r2": "R²", "pearson_r": "Pearson r",
            "spearman_rho": "Spearman ρ", "mse": "MSE", "mae": "MAE",
@@ -88,6 +90,7 @@ def _difference_panel(ax, differences: pd.DataFrame, models: list[str], referenc
     ax.set_xlabel(f"Δ {_LABELS.get(metric, metric)} (model − {reference})")
 
 
+@styled
 def metric_by_model(results: pd.DataFrame, metric: str = "pearson_r2",
                     targets: Sequence[str] = ("overall", "proxy"), detail: bool = True, *,
                     differences: pd.DataFrame | None = None, reference: str | None = None,
@@ -109,7 +112,6 @@ def metric_by_model(results: pd.DataFrame, metric: str = "pearson_r2",
     Returns:
         ``fig, axes``.
     """
-    import matplotlib.pyplot as plt
 
     present = [t for t in targets if (results["target"] == t).any()]
     if not present:
@@ -117,9 +119,8 @@ def metric_by_model(results: pd.DataFrame, metric: str = "pearson_r2",
     models = list(dict.fromkeys(results["model"]))
     single = [t for t in dict.fromkeys(results["target"]) if t not in targets]
     n_panels = len(present) + (differences is not None)
-    fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 0.45 * len(models) + 1.6),
-                             sharey=True, squeeze=False)
-    for ax, target in zip(axes[0], present):
+    fig, axes = panels(n_panels, (4.0, 0.32 * len(models) + 1.6), max_cols=2, sharey=True)
+    for ax, target in zip(axes, present):
         _panel(ax, results, metric, target, models, single if detail and target == "overall" else [],
                oracle)
         marked = ceiling and metric in ("pearson_r2", "r2") and _ceiling_band(ax, results, target)
@@ -133,11 +134,12 @@ def metric_by_model(results: pd.DataFrame, metric: str = "pearson_r2",
         reference = refs[0] if reference is None else reference
         if reference not in refs:
             raise ValueError(f"reference {reference!r} is not in differences (has {refs})")
-        _difference_panel(axes[0][-1], differences, models, reference, present[0], metric, oracle)
+        _difference_panel(axes[-1], differences, models, reference, present[0], metric, oracle)
     fig.tight_layout()
-    return fig, axes[0]
+    return fig, axes
 
 
+@styled
 def noise_ceiling(results: pd.DataFrame, metric: str = "r2_of_ceiling", target: str = "overall",
                   oracle: str | None = "oracle"):
     """Each model's score as a fraction of the noise ceiling (simulated targets), with its CI.
@@ -166,6 +168,7 @@ def noise_ceiling(results: pd.DataFrame, metric: str = "r2_of_ceiling", target: 
     return fig, ax
 
 
+@styled
 def heldout_scores(summary: pd.DataFrame, metrics: tuple[str, ...] = tuple(METRICS)):
     """Held-out scores per species for each predictor, one panel per metric.
 
@@ -176,12 +179,11 @@ def heldout_scores(summary: pd.DataFrame, metrics: tuple[str, ...] = tuple(METRI
     Returns:
         ``fig, axes``.
     """
-    import matplotlib.pyplot as plt
     import seaborn as sns
 
     data = summary[summary["species"] != "all"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
-    for i, (ax, metric) in enumerate(zip(axes[0], metrics)):
+    fig, axes = panels(len(metrics), (3.6, 3.2), max_cols=2)
+    for ax, metric in zip(axes, metrics):
         part = data.dropna(subset=[metric])
         sns.barplot(part, x="species", y=metric, hue="predictor", ax=ax,
                     hue_order=[p for p in dict.fromkeys(data["predictor"])
@@ -190,16 +192,22 @@ def heldout_scores(summary: pd.DataFrame, metrics: tuple[str, ...] = tuple(METRI
         if metric == "bits_per_base":
             ax.axhline(2.0, color="0.4", ls="--", lw=1)
             ax.set_ylim(max(0.0, part[metric].min() - 0.3), 2.1)
-        if i < len(metrics) - 1:
-            ax.get_legend().remove()
-        else:
-            ax.legend(title=None, frameon=False, fontsize=8, loc="upper left",
-                      bbox_to_anchor=(1.0, 1.0))
+        ax.get_legend().remove()
     sns.despine(fig)
     fig.tight_layout()
-    return fig, axes[0]
+    # After the layout, so that the legend takes the empty panel (or goes below the last one)
+    # instead of pushing the panels apart.
+    handles, labels = max((ax.get_legend_handles_labels() for ax in axes),
+                          key=lambda hl: len(hl[1]))
+    grid = axes[0].get_subplotspec().get_gridspec()
+    empty_slot = len(axes) < grid.ncols * grid.nrows
+    axes[-1].legend(handles, labels, title=None, frameon=False,
+                    **({"loc": "upper left", "bbox_to_anchor": (1.1, 1.0)} if empty_slot else
+                       {"loc": "upper center", "bbox_to_anchor": (0.5, -0.15), "ncol": 2}))
+    return fig, axes
 
 
+@styled
 def token_predictions(table: pd.DataFrame, n: int = 30):
     """Probability given to the true token at the first ``n`` masked positions of one promoter.
 
@@ -210,17 +218,17 @@ def token_predictions(table: pd.DataFrame, n: int = 30):
 
     Returns:
         ``fig, ax``; each bar is labelled with the true token and, when the top guess is wrong,
-        the guess under it.
+        the guess after it (``ATGC ≠TTG``).
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     part = table[table["masked"]].head(n).reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.33 * len(part) + 1.5), 4.2))
+    fig, ax = plt.subplots(figsize=(min(max(6.0, 0.33 * len(part) + 1.5), 8.0), 4.2))
     right, wrong = sns.color_palette()[2], sns.color_palette()[0]
     colors = [right if ok else wrong for ok in part["correct"]]
     ax.bar(np.arange(len(part)), part["p_true"], color=colors)
-    labels = [t if ok else f"{t}\n≠{p}" for t, p, ok in
+    labels = [t if ok else f"{t} ≠{p}" for t, p, ok in
               zip(part["true"], part["predicted"], part["correct"])]
     ax.set_xticks(np.arange(len(part)), labels, rotation=90, fontsize=7, family="monospace")
     ax.set(yscale="log", ylabel="P(true token)",
@@ -231,6 +239,7 @@ def token_predictions(table: pd.DataFrame, n: int = 30):
     return fig, ax
 
 
+@styled
 def recovery(table: pd.DataFrame, metric: str = "auprc"):
     """How well each method's importance finds the true sites, per model: the mean over genes
     with its interval, and the chance level (the share of true-site positions) as a line.
