@@ -266,9 +266,9 @@ def test_figures_fit_the_page_whatever_the_rc_params():
     per_target = pd.DataFrame({"epoch": [1.0, 2, 3], "r2": [0, 0.1, 0.2],
                                **{f"sim_t{i:02d}": np.linspace(0, 0.1 * i, 3)
                                   for i in range(1, 11)}})
-    differences = pd.DataFrame({"model": ["a", "b"] * 5, "baseline": "m",
-                                "metric": np.repeat(list("vwxyz"), 2), "difference": 0.1,
-                                "lo": 0.0, "hi": 0.2, "verdict": "better"})
+    differences = pd.DataFrame({"model": ["a", "b"] * 5, "reference": "m",
+                                "metric": np.repeat(list("vwxyz"), 2), "value": 0.1,
+                                "ci_low": 0.0, "ci_high": 0.2, "verdict": "better"})
     with matplotlib.rc_context({"figure.dpi": 72, "font.size": 5, "xtick.labelsize": 4}):
         drawn = [curves.finetune_curves(history, schedule, per_target),
                  per_category.paired_differences(differences)]
