@@ -122,7 +122,8 @@ def _add_init(sub) -> None:
     p.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
                    help="the table's layout (default: detected)")
     p.add_argument("--min-tpm", type=float, default=None,
-                   help="drop genes under this TPM in every tissue (FloraBERT: 1; default: keep)")
+                   help="drop genes under this TPM in every tissue (default: 1 for samples_x_genes, "
+                        "as FloraBERT; keep all for the others; 0 keeps all)")
     p.add_argument("--force", action="store_true", help="overwrite an existing profile")
     p.add_argument("--cache-dir", default=None, help="where decompressed FASTA and indexes go")
     p.set_defaults(func=init_command)

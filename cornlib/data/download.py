@@ -375,6 +375,7 @@ def _local_file(spec: FileSpec) -> Path:
         raise FileNotFoundError(f"local file {path} does not exist")
     problem = _problem(path, spec, hashed=False)
     if problem is not None:
+        problem = problem.replace(f"but {spec.url} should have", "but the profile gives")
         raise ValueError(f"{problem} (a local file: fix the file or the profile's size/hash)")
     return path
 

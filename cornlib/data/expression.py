@@ -48,7 +48,8 @@ def expression_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     ``genes_x_samples``: URL or path), ``lines`` (NAM lines, one file each; the cultivar kept
     from a ``samples_x_genes`` table), ``reference_line``, ``tissues``, ``tissue_names`` (a
     table's tissue name → the name used), ``replicate_agg``, ``line_agg``, ``drop_all_zero``,
-    ``min_tpm`` (drop genes under this TPM in every tissue; FloraBERT: 1), ``duplicates``,
+    ``min_tpm`` (drop genes under this TPM in every tissue; ``null``: 1 for ``samples_x_genes``
+    as FloraBERT did, none otherwise; ``0`` keeps every gene), ``duplicates``,
     ``values`` (``matrix``: ``tpm`` | ``log1p_tpm``), ``sha256``/``md5``/``size`` (per line),
     ``library_pattern`` (a regex with a ``tissue`` group, for NAM library names other than
     ``LINE_STAGE_TISSUE_LIBRARY``) and ``ignore_columns`` (extra metadata columns).
@@ -243,7 +244,10 @@ def _load_table(files: Mapping[str, Path], spec: Mapping[str, Any],
         combine_report: dict[str, Any] = {}
     else:
         tpm, combine_report = _combine_gene_tables(per_file, tissues, spec["line_agg"], source)
-    tpm, low = layouts.drop_low(tpm, tissues, spec["min_tpm"])
+    min_tpm = spec["min_tpm"]
+    if min_tpm is None and layout == "samples_x_genes":
+        min_tpm = layouts.FLORABERT_MIN_TPM
+    tpm, low = layouts.drop_low(tpm, tissues, min_tpm)
     tpm = validate_targets(tpm, source=source, tissues=tissues)
     targets, log_report = to_log_targets(tpm, tissues, drop_all_zero=spec["drop_all_zero"])
     report = {"layout": layout, "files": {k: str(v) for k, v in files.items()},

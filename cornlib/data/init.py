@@ -200,13 +200,21 @@ def check_inputs(species: Sequence[Species], expression: str | os.PathLike, *,
     targets, report = ex.load_expression({"table": table}, {**spec, "layout": layout})
     genes = match_genes(targets["gene_id"], genomes)
     per = next(iter(report.get("per_file", {}).values()), {})
+    note = None
+    if layout == "matrix":
+        stems = [re.sub(r"[_.-]?(rep|r)?\d+$", "", t, flags=re.IGNORECASE)
+                 for t in report["tissues"]]
+        if len(set(stems)) < len(stems):
+            note = (f"the columns look like replicates of fewer tissues ({report['tissues'][:4]}"
+                    f" ...); if they are samples, give a sample sheet (--samples SHEET: columns "
+                    "sample, tissue[, replicate]) so that replicates are averaged per tissue")
     return {"genomes": genomes, "expression": {
         "file": str(table), "samples": str(sheet) if sheet else None, "layout": layout,
         "tissues": report.get("tissues", []), "genes": report["genes"],
         "samples_per_tissue": per.get("samples_per_tissue", {}),
         "replicates": per.get("replicates", {}),
         "low_expression": report.get("low_expression", {}),
-        "all_zero_genes": report.get("log", {}).get("all_zero_genes", 0)},
+        "all_zero_genes": report.get("log", {}).get("all_zero_genes", 0), "note": note},
         "genes": genes}
 
 
@@ -240,6 +248,8 @@ def format_report(report: dict[str, Any]) -> str:
     if low.get("min_tpm"):
         out.append(f"  {low['low_genes_dropped']} genes under {low['min_tpm']:g} TPM in every "
                    "tissue dropped")
+    if e.get("note"):
+        out.append(f"  warning: {e['note']}")
     if e["all_zero_genes"]:
         out.append(f"  {e['all_zero_genes']} genes have TPM 0 in every tissue (kept)")
     m = report["genes"]
@@ -283,8 +293,10 @@ def profile_values(report: dict[str, Any], species: Sequence[Species], name: str
     expression: dict[str, Any] = {"layout": e["layout"], "url": e["file"]}
     if e["samples"]:
         expression["samples"] = e["samples"]
+    low = e["low_expression"].get("min_tpm")
     expression.update({"tissues": list(e["tissues"]), "replicate_agg": "mean",
-                       "min_tpm": min_tpm, "drop_all_zero": False})
+                       "min_tpm": min_tpm if min_tpm is not None else low,
+                       "drop_all_zero": False})
     specs = [{"name": sp.name, "label": sp.label or sp.name, "fasta": str(sp.fasta),
               "gff": str(sp.gff)} for sp in species]
     proteins = {sp.name: str(sp.proteins) for sp in species if sp.proteins}

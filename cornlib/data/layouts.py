@@ -10,7 +10,8 @@ Four layouts (the profile's ``expression: {layout: ...}``, or ``auto``):
 - ``samples_x_genes``: one row per RNA-seq sample, metadata columns, then one column per gene
   (the NAM files FloraBERT read, ``<LINE>_TPM_expression_counts_aligned_against_own_genome.txt``:
   ``Cultivar``, ``organism_part``, gene IDs). Replicates (rows of one tissue) are averaged;
-  ``shoot system`` is named ``shoot``.
+  ``shoot system`` is named ``shoot``; genes under 1 TPM in every tissue are dropped (FloraBERT's
+  ``04-process-genex-nam.py``; the spec's ``min_tpm`` changes it, ``0`` keeps all).
 - ``nam_tpm``: the NAM consortium's pan-gene tables (:mod:`cornlib.data.nam`).
 
 ``auto`` picks the layout from the header (:func:`detect_layout`); a header that fits none is an
@@ -44,6 +45,8 @@ TISSUE_KEYS = ("tissue", "organism_part", "condition")
 SAMPLE_KEYS = ("sample", "sample_id", "sample_name", "run", "library")
 REPLICATE_KEYS = ("replicate", "rep")
 LINE_KEYS = ("cultivar", "line", "genotype", "accession")
+#: FloraBERT's filter for its NAM samples x genes files: genes under 1 TPM in every tissue go.
+FLORABERT_MIN_TPM = 1.0
 #: Tissue names renamed whatever the table (FloraBERT's NAM processing).
 TISSUE_RENAMES = {"shoot system": "shoot"}
 
