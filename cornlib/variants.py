@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -77,26 +78,70 @@ def _vcf_line(path, k: int) -> str:
     return "the end of the file"
 
 
-def read_vcf(path: str | os.PathLike, *, split_multiallelic: bool = False) -> pd.DataFrame:
-    """Variants of a VCF (plain or bgzipped, read by pysam) as :data:`COLUMNS`, one row per
-    record (per ALT with ``split_multiallelic``).
+def _first_line(path) -> str:
+    """The first line of a plain or gzip/BGZF file (decoded leniently)."""
+    with open(path, "rb") as fh:
+        opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rt", errors="replace") as fh:
+            return fh.readline().rstrip("\n")
+    except (OSError, EOFError) as err:
+        raise ValueError(f"VCF {path}: cannot be read ({err})") from None
+
+
+def check_vcf(path: str | os.PathLike) -> None:
+    """Raise ValueError unless the file starts with ``##fileformat=VCF`` (naming the file).
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a file or record pysam cannot parse, or non-ACGTN letters (naming the file,
-            record and line).
     """
-    import pysam
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"VCF {path} does not exist")
+    first = _first_line(path)
+    if not first.startswith("##fileformat=VCF"):
+        raise ValueError(f"VCF {path}: the first line is {first[:60]!r}, not "
+                         "'##fileformat=VCFv4.x': not a VCF (a tab-separated table with chrom, "
+                         "pos, ref, alt is read with --table)")
+
+
+def read_vcf(path: str | os.PathLike, *, split_multiallelic: bool = False) -> pd.DataFrame:
+    """Variants of a VCF (plain, gzip or bgzip, read by pysam) as :data:`COLUMNS`, one row per
+    record (per ALT with ``split_multiallelic``). A plain-gzip file (``gzip -c x.vcf > x.vcf.gz``)
+    is decompressed to a temporary file first (pysam reads only BGZF in place).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a file without the ``##fileformat=VCF`` first line, a file or record pysam
+            cannot parse, or non-ACGTN letters (naming the file, record and line).
+    """
+    from cornlib.data.compressed import compression
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"VCF {path} does not exist")
+    check_vcf(path)
+    if compression(path) == "gzip":
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="cornlib-vcf-") as tmp:
+            plain = Path(tmp) / "variants.vcf"
+            with gzip.open(path, "rb") as fin, open(plain, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+            table = _read_vcf(plain, split_multiallelic, shown=path)
+        return table
+    return _read_vcf(path, split_multiallelic, shown=path)
+
+
+def _read_vcf(path, split_multiallelic: bool, shown) -> pd.DataFrame:
+    """:func:`read_vcf` of a plain or BGZF file through pysam (messages name ``shown``)."""
+    import pysam
+
     rows: list[dict] = []
     verbosity = pysam.set_verbosity(0)  # htslib would print its own messages on stderr
     try:
         try:
             vcf = pysam.VariantFile(str(path))
         except (ValueError, OSError) as err:
-            raise ValueError(f"VCF {path}: cannot read its header: {err}") from None
+            raise ValueError(f"VCF {shown}: cannot read its header: {err}") from None
         with vcf:
             n = 0
             try:
@@ -104,8 +149,8 @@ def read_vcf(path: str | os.PathLike, *, split_multiallelic: bool = False) -> pd
                     rows += _rows(rec.id, rec.chrom, rec.pos, rec.ref or "", list(rec.alts or []),
                                   split_multiallelic)
                     n += 1
-            except (ValueError, OSError) as err:
-                raise ValueError(f"VCF {path}: record {n + 1} ({_vcf_line(path, n)}) cannot be "
+            except (ValueError, OSError, NotImplementedError) as err:
+                raise ValueError(f"VCF {shown}: record {n + 1} ({_vcf_line(path, n)}) cannot be "
                                  f"read: {err}") from None
     finally:
         pysam.set_verbosity(verbosity)
@@ -460,7 +505,8 @@ def run(model, variants: str | os.PathLike, fasta: str | os.PathLike, gff: str |
         raise ValueError(f"{variants} holds no variant")
     fa = genome.open_fasta(fasta, cache_dir)
     check_contigs(found, genome.chrom_sizes(fa))
-    proms, _ = promoters.extract(fasta, gff, species, cache_dir=cache_dir, **promoter_settings(model))
+    settings = promoter_settings(model, warn=True)
+    proms, _ = promoters.extract(fasta, gff, species, cache_dir=cache_dir, **settings)
     located = locate(found, proms, fa)
     out = score(model, located, proms, batch_size=batch_size, device=device, progress=progress)
     return out, summary(out)
@@ -468,20 +514,34 @@ def run(model, variants: str | os.PathLike, fasta: str | os.PathLike, gff: str |
 
 def command(args) -> int:
     """Run ``cornlib variants`` from parsed arguments; return the exit status."""
+    import warnings
+
+    from cornlib import CornlibWarning
+    from cornlib.predict import _show, check_model_path, plural, progress_bars
+
+    seen: list = []
     try:
         if bool(args.vcf) == bool(args.table):
             raise ValueError("give either --vcf FILE or --table FILE (one of them)")
-        out, counts = run(args.model, args.vcf or args.table, args.fasta, args.gff,
-                          table=bool(args.table), species=args.species,
-                          split_multiallelic=args.split_multiallelic, batch_size=args.batch_size,
-                          device=args.device, progress=not args.no_progress)
+        check_model_path(args.model)
+        if args.vcf:
+            check_vcf(args.vcf)
+        with progress_bars(not args.no_progress), warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", CornlibWarning)
+            out, counts = run(args.model, args.vcf or args.table, args.fasta, args.gff,
+                              table=bool(args.table), species=args.species,
+                              split_multiallelic=args.split_multiallelic,
+                              batch_size=args.batch_size, device=args.device,
+                              progress=not args.no_progress, cache_dir=args.cache_dir)
+        _show(seen, [], "cornlib variants")
         write(out, args.output)
     except (ValueError, FileNotFoundError) as err:
+        _show(seen, [], "cornlib variants")
         print(f"cornlib variants: error: {err}", file=sys.stderr)
         return 2
     detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n and s in STATUSES)
-    print(f"cornlib variants: {counts['variants']} variants ({detail}); {counts['rows']} rows "
-          f"-> {args.output}", file=sys.stderr)
+    print(f"cornlib variants: {plural(counts['variants'], 'variant')} ({detail}); "
+          f"{plural(counts['rows'], 'row')} -> {args.output}", file=sys.stderr)
     return 0
 
 
