@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from cornlib import CornlibWarning, cli, models, training
-from cornlib.models import predictor
 from cornlib.data import fasta
+from cornlib.models import predictor
 
 TOY = Path(__file__).parent / "data" / "toy"
 TISSUES = ["sim_t01", "sim_t02", "sim_t03"]
