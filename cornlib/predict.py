@@ -54,6 +54,44 @@ def record_promoter_settings(config, settings: Mapping[str, Any]) -> dict[str, A
     return kept
 
 
+def run_promoter_settings(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Chapter 02's promoter settings of a run (``<run_dir>/promoters_report.json``).
+
+    Raises:
+        FileNotFoundError: the run has no ``promoters_report.json`` (chapter 02 not run).
+    """
+    from cornlib.io import read_json
+
+    path = Path(run_dir) / "promoters_report.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: chapter 02 writes it (run it first)")
+    params = read_json(path).get("parameters") or {}
+    return {k: v for k, v in params.items() if k in PROMOTER_KEYS}
+
+
+def record_in_folder(folder: str | os.PathLike, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Record promoter settings in a saved model folder's ``config.json`` (rewritten atomically),
+    for a folder written before models recorded them.
+
+    Args:
+        folder: a model folder (``<run_dir>/finetune/<run>/model``).
+        settings: as for :func:`record_promoter_settings` (e.g. :func:`run_promoter_settings`).
+    """
+    import json
+    from types import SimpleNamespace
+
+    from cornlib.io import write_json
+
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} holds no config.json")
+    config = json.loads(path.read_text())
+    holder = SimpleNamespace()
+    config["promoter_settings"] = record_promoter_settings(holder, settings)
+    write_json(path, config)
+    return config["promoter_settings"]
+
+
 def promoter_settings(model, *, warn: bool = False) -> dict[str, Any]:
     """How the model's training promoters were cut: the recorded settings, completed with the
     library defaults (:data:`cornlib.data.promoters.DEFAULTS`).
@@ -72,8 +110,9 @@ def promoter_settings(model, *, warn: bool = False) -> dict[str, Any]:
         warnings.warn(
             f"the model records no promoter settings (config.json 'promoter_settings' is "
             f"empty): promoters are cut with the library defaults {out}. If the model was "
-            "trained on promoters cut otherwise, its predictions are off; record them with "
-            "cornlib.predict.record_promoter_settings", CornlibWarning, stacklevel=2)
+            "trained on promoters cut otherwise, its predictions are off; record the run's with "
+            "cornlib.predict.record_in_folder(MODEL_DIR, "
+            "cornlib.predict.run_promoter_settings(RUN_DIR))", CornlibWarning, stacklevel=2)
     return out
 
 

@@ -166,3 +166,24 @@ def test_record_promoter_settings_round_trips_through_a_saved_folder(tmp_path):
                                                        hidden_size=8))
     with pytest.warns(CornlibWarning, match="records no promoter settings"):
         predict.promoter_settings(bare, warn=True)
+
+
+def test_an_old_folder_gets_its_run_settings_recorded(tmp_path):
+    import json
+
+    from cornlib import predict
+    from cornlib.io import write_json
+
+    config = models.PromoterCNNConfig(seq_length=32, n_targets=1, channels=[4],
+                                      kernel_sizes=[5], pool_sizes=[1], hidden_size=8)
+    training.save_model(models.PromoterCNN(config), tmp_path / "m")
+    write_json(tmp_path / "promoters_report.json",
+               {"parameters": {"upstream": 700, "min_length": 60, "max_genes": 10}})
+    settings = predict.run_promoter_settings(tmp_path)
+    assert settings == {"upstream": 700, "min_length": 60}
+    assert predict.record_in_folder(tmp_path / "m", settings) == settings
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["promoter_settings"] == \
+        settings
+    assert predict.promoter_settings(predictor.load(tmp_path / "m"))["upstream"] == 700
+    with pytest.raises(FileNotFoundError, match="chapter 02 writes it"):
+        predict.run_promoter_settings(tmp_path / "nothing")
