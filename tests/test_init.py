@@ -159,3 +159,16 @@ def test_two_species_get_two_specs_and_a_cross_species_holdout(tair, genes, tmp_
     assert params["cross_species_holdout"] == "species:b"
     with pytest.raises(ValueError, match="one --gff per --fasta"):
         init.species_list([str(tair.fasta)] * 2, [str(tair.gff)])
+
+
+def test_proteins_are_counted_against_the_gff_genes(tair, genes, tmp_path, capsys):
+    proteins = tair.fasta.parent / "AthaTAIR10_chr1_protein.faa.gz"
+    out = tmp_path / "lab.yml"
+    assert cli.main(_args(tair, out, _table(tmp_path, genes), "--samples",
+                          str(_sheet(tmp_path)), "--proteins", str(proteins),
+                          "--name", "athaliana")) == 0
+    err = capsys.readouterr().err
+    # NCBI protein headers name no gene (its CDS file maps them): init says so
+    assert pytest.importorskip("re").search(r"proteins: \d{4} records, 0 GFF3 genes named", err)
+    assert "no protein header names a GFF3 gene" in err
+    assert profiles.load(out)["protein_fasta"] == {"athaliana": str(proteins)}

@@ -110,7 +110,8 @@ def check_genome(sp: Species, cache_dir: str | os.PathLike | None = None) -> dic
                          f"{_examples(sizes)}; {hint}")
     on_shared = genes["chrom"].isin(shared)
     coding = genes["biotype"].eq("protein_coding")
-    return {"name": sp.name, "fasta": str(sp.fasta), "gff": str(sp.gff),
+    proteins = check_proteins(sp.proteins, genes["gene_id"]) if sp.proteins else None
+    return {"name": sp.name, "proteins": proteins, "fasta": str(sp.fasta), "gff": str(sp.gff),
             "fasta_sequences": len(sizes), "gff_sequences": len(seqids),
             "shared_sequences": len(shared), "gff_only": _examples(gff_only),
             "gff_only_count": len(gff_only), "fasta_only_count": len(fasta_only),
@@ -120,6 +121,26 @@ def check_genome(sp: Species, cache_dir: str | os.PathLike | None = None) -> dic
             "_ids": genes.loc[on_shared, "gene_id"].astype(str).tolist(),
             "_coding": genes.loc[on_shared & coding, "gene_id"].astype(str).tolist(),
             "_names": genes.loc[on_shared, "name"].astype(str).tolist()}
+
+
+def check_proteins(path: str | os.PathLike, gene_ids) -> dict[str, Any]:
+    """Protein FASTA records, and how many name a gene of the GFF3 (``gene:X``, ``[locus_tag=X]``
+    ...), the link chapter 3 uses to group genes into families."""
+    from cornlib.split.proteins import header_gene, read_fasta
+
+    known = {normalize_gene_id(g) for g in gene_ids}
+    records, named, genes = 0, 0, set()
+    for header, _ in read_fasta(path):
+        records += 1
+        gene = header_gene(header)
+        if gene is not None:
+            named += 1
+            if normalize_gene_id(gene) in known:
+                genes.add(normalize_gene_id(gene))
+    if not records:
+        raise ValueError(f"--proteins {path}: holds no FASTA record")
+    return {"file": str(path), "records": records, "naming_a_gene": named,
+            "gff_genes": len(genes)}
 
 
 def id_hint(table_ids: Sequence[str], gff_ids: Sequence[str],
@@ -232,6 +253,13 @@ def format_report(report: dict[str, Any]) -> str:
                        f"(e.g. {g['fasta_only'][:3]})")
         out.append(f"  {g['genes']} genes, {g['protein_coding']} protein-coding (these get "
                    "promoters)")
+        p = g.get("proteins")
+        if p:
+            out.append(f"  proteins: {p['records']} records, {p['gff_genes']} GFF3 genes named "
+                       "in their headers")
+            if not p["gff_genes"]:
+                out.append("  warning: no protein header names a GFF3 gene (gene:ID or "
+                           "[locus_tag=ID]); chapter 3 then groups genes by promoter alone")
     e = report["expression"]
     reps = e["samples_per_tissue"]
     out.append(f"expression: {e['file']} read as {e['layout']}: {e['genes']} genes x "
