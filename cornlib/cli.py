@@ -151,7 +151,9 @@ def init_command(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from cornlib import __version__
 
-    parser = argparse.ArgumentParser(prog="cornlib", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="cornlib", description="Promoter-to-expression models of plant genes: check your "
+        "data and write a profile (init), cut promoters, predict, score variants, run the book.")
     parser.add_argument("--version", action="version", version=f"cornlib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_init(sub)

@@ -149,3 +149,8 @@ def test_tissue_names_map_and_tidy():
     assert layouts.tissue_name("shoot system") == "shoot"
     assert layouts.tissue_name("Leaf - tip", {"leaf - tip": "leaf_tip"}) == "leaf_tip"
     assert layouts.tissue_name("flower bud") == "flower_bud"
+
+
+def test_a_line_placeholder_needs_lines():
+    with pytest.raises(ValueError, match=r"holds \{line\}: name the lines"):
+        ex.expression_spec({"layout": "samples_x_genes", "url": "/x/{line}_TPM.txt"})

@@ -68,7 +68,7 @@ def _ensembl_files(root: Path, key: str, stem: str) -> dict[str, str]:
     for folder in (dna, gff3, pep):
         folder.mkdir(parents=True, exist_ok=True)
     (dna / f"{stem}.dna.toplevel.fa.gz").write_bytes(
-        gzip.compress(gzip.decompress(files.fasta.read_bytes())))  # plain gzip, as Ensembl
+        gzip.compress(gzip.decompress(files.fasta.read_bytes()), compresslevel=1))  # plain gzip
     (gff3 / f"{stem}.57.gff3.gz").write_bytes(files.gff.read_bytes())
     table = proteins.read_proteins(proteins.embedded_sources([key]))
     table = table[table["gene_id"] != ""]

@@ -71,6 +71,9 @@ def expression_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     out["url"] = out["url"] if out["url"] is not None else out.pop("path", None)
     out.pop("path", None)
     if out["lines"] is None:
+        if out["layout"] != "nam_tpm" and "{line}" in str(out["url"] or ""):
+            raise ValueError("expression: 'url' holds {line}: name the lines (one file each) "
+                             "in 'lines'")
         out["lines"] = ["B73"] if out["layout"] == "nam_tpm" else ["table"]
     lines = out["lines"]
     if not isinstance(lines, list) or not lines or not all(isinstance(x, str) and x for x in lines):
