@@ -348,13 +348,27 @@ def profile_values(report: dict[str, Any], species: Sequence[Species], name: str
     }
 
 
+def small_profile() -> Path:
+    """``profiles/small.yml`` of the checkout, else of the book the driver finds (``--book``
+    discovery: the current folder and above, ``$CORNLIB_BOOK``)."""
+    from cornlib import paths
+    from cornlib.profiles import PROFILE_DIR
+
+    path = PROFILE_DIR / "small.yml"
+    if path.is_file():
+        return path
+    try:
+        return paths.find_book() / "profiles" / "small.yml"
+    except paths.BookNotFound as err:
+        raise FileNotFoundError(f"cornlib init copies profiles/small.yml of the book, and {err}"
+                                ) from None
+
+
 def profile_text(values: dict[str, tuple[Any, str | None]], *, header: str,
                  template: str | os.PathLike | None = None) -> str:
     """The small profile's text with ``values`` replacing its keys (other lines and comments
     kept); keys absent from the template are appended."""
-    from cornlib.profiles import PROFILE_DIR
-
-    path = Path(template) if template else PROFILE_DIR / "small.yml"
+    path = Path(template) if template else small_profile()
     if not path.is_file():
         raise FileNotFoundError(f"the template profile {path} does not exist (cornlib init "
                                 "copies the small profile's settings from it)")
