@@ -202,7 +202,8 @@ def _window_bases(model) -> int | None:
 
 def drop_summary(report: Mapping[str, Any]) -> str:
     """``N promoters of G genes (C protein-coding candidates); skipped: ...`` with reasons."""
-    dropped = ", ".join(f"{n} {r.replace('_', ' ').replace(' n', ' N')}"
+    words = {"too_many_n": "too many N"}
+    dropped = ", ".join(f"{n} {words.get(r, r.replace('_', ' '))}"
                         for r, n in report["dropped"].items() if n)
     return (f"{report['kept']} promoters of {report['genes']} genes ({report['candidates']} "
             f"candidates of the model's biotypes); skipped: {dropped or 'none'}")

@@ -125,6 +125,17 @@ def test_odd_sequences_get_warnings(model_dir, tmp_path, capsys):
     assert "3 sequences from" in err
 
 
+def test_drop_summary_words():
+    from cornlib import predict
+
+    report = {"kept": 5, "genes": 9, "candidates": 8,
+              "dropped": {"covered_by_neighbours": 1, "too_short": 1, "too_many_n": 1,
+                          "chrom_edge": 0}}
+    assert predict.drop_summary(report) == (
+        "5 promoters of 9 genes (8 candidates of the model's biotypes); skipped: 1 covered by "
+        "neighbours, 1 too short, 1 too many N")
+
+
 def test_genome_predictions_report_skipped_genes_with_reasons(model_dir, tmp_path, capsys):
     out = tmp_path / "genes.tsv"
     assert cli.main(["predict", str(model_dir), "--fasta", str(TOY / "toy.fa"), "--gff",
