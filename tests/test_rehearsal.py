@@ -5,7 +5,7 @@ tiny profile's sizes.
 
 What it proves: the full profile's download specs (``checksums: ensembl``, protein files with
 ``checksums_url``, the NAM ``{line}`` URL) fetch, verify and decompress through the driver, and
-the data chapters run on measured targets read from both NAM layouts. What only a real download
+chapters 1-7 run on measured targets (1-3 for the second NAM layout). What only a real download
 can show: the real servers, file sizes and formats (maize's GFF3, the NAM tables as published).
 """
 
@@ -29,7 +29,11 @@ RELEASE = "/pub/plants/release-57"
 #: Embedded genome -> the Ensembl-style file stem it is served under.
 SPECIES = {"athaliana": "Arabidopsis_thaliana.TAIR10", "aarenosa": "Arabidopsis_arenosa.AARE701a"}
 TISSUES = ["root", "shoot", "leaf_middle", "anther"]
-DATA_CHAPTERS = ["01", "02", "03"]
+#: Chapters rehearsed per layout: the layouts differ only in chapter 1's reading, so the second
+#: stops after the split. Chapters 8-10 need the measured-data changes of issue 17 (the noise
+#: ceiling, the oracle and the true sites exist only for simulated targets).
+CHAPTERS = {"nam_tpm": ["01", "02", "03", "04", "05", "06", "07"],
+            "samples_x_genes": ["01", "02", "03"]}
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -148,10 +152,10 @@ def served(mirror):
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("layout", ["nam_tpm", "samples_x_genes"])
-def test_full_profile_data_chapters_run_from_a_loopback_mirror(served, tmp_path, layout):
+def test_full_profile_chapters_run_from_a_loopback_mirror(served, tmp_path, layout):
     root, base, files = served
     cache = tmp_path / "cache"
-    manifest = run.run_profile("full", only=DATA_CHAPTERS, run_dir=str(tmp_path / "run"),
+    manifest = run.run_profile("full", only=CHAPTERS[layout], run_dir=str(tmp_path / "run"),
                                overrides=_overrides(base, files, layout, cache),
                                progress=False, timeout=1200)
     assert manifest.exists()
@@ -165,6 +169,12 @@ def test_full_profile_data_chapters_run_from_a_loopback_mirror(served, tmp_path,
     targets = pd.read_parquet(tmp_path / "run" / "targets" / "expression.parquet")
     want = TISSUES if layout == "nam_tpm" else ["root", "shoot", "anther"]
     assert [c for c in targets.columns if c != "gene_id"] == want
+    if "07" in CHAPTERS[layout]:  # a fine-tuned model of the measured tissues
+        import json
+
+        config = json.loads((tmp_path / "run" / "finetune" / "random_init" / "model" /
+                             "config.json").read_text())
+        assert config["target_names"] == want
 
 
 def test_the_mirror_serves_verified_files(served, tmp_path):
