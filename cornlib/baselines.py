@@ -356,7 +356,8 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
             kernel_sizes=list(kernel_sizes), pool_sizes=list(pool_sizes), global_pool=global_pool,
             hidden_size=hidden_size, dropout=dropout, target_names=list(targets),
             target_mean=mean.tolist(), target_std=std.tolist(),
-            target_transform=data.card.get("units"))
+            target_transform=data.card.get("units"),
+            promoter_settings=getattr(data, "promoter_settings", None) or None)
         run = recipe.train(config, codes[tr], y[tr], codes[va], y[va], output_dir / group,
                            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                            weight_decay=weight_decay, seed=seed, device=device, threads=threads)

@@ -1,4 +1,4 @@
-"""The ``cornlib`` command line: ``cornlib promoters | predict | variants | run``."""
+"""The ``cornlib`` command line: ``cornlib init | promoters | predict | variants | run``."""
 
 from __future__ import annotations
 
@@ -84,9 +84,79 @@ def summary(report: dict, output: str) -> str:
             f"  dropped: {dropped}\n  flagged: {flagged}\n  ({report['seconds']:.2f} s)")
 
 
+INIT_EPILOG = """\
+Expression layouts (--layout, default auto: read from the header):
+  matrix           genes x tissues: a gene ID column, then one TPM column per tissue
+  genes_x_samples  genes x samples (an RNA-seq pipeline's TPM matrix) with --samples SHEET:
+                   columns sample, tissue[, replicate]; replicates averaged per tissue
+  samples_x_genes  one row per sample: metadata (Cultivar, organism_part or tissue), then one
+                   column per gene ID (FloraBERT's NAM files); replicates averaged per tissue
+  nam_tpm          the NAM consortium's pan-gene tables (PanGeneID, Geneid, ... libraries)
+Several species: repeat --fasta/--gff/--name (and --proteins) in the same order; one table
+holds the genes of all of them. Then: cornlib run --profile PROFILE.yml
+"""
+
+
+def _add_init(sub) -> None:
+    from cornlib.data.layouts import LAYOUTS
+
+    p = sub.add_parser(
+        "init", help="check your genome, annotation and TPM table; write a profile for them",
+        description="Check a genome FASTA, its GFF3 and an expression table together (sequence "
+                    "names, gene IDs, tissues and replicates, values), report the counts, and "
+                    "write a profile with the small profile's settings and your files as local "
+                    "paths.",
+        epilog=INIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("profile", help="the profile to write (PROFILE.yml)")
+    p.add_argument("--fasta", action="append", required=True,
+                   help="genome FASTA (plain, gzip or BGZF); repeat per species")
+    p.add_argument("--gff", action="append", required=True,
+                   help="GFF3 annotation of that genome; repeat per species")
+    p.add_argument("--name", action="append", default=[],
+                   help="short species key (letters, digits, _); repeat per species")
+    p.add_argument("--proteins", action="append", default=[],
+                   help="protein FASTA (for homology-aware splits); repeat per species")
+    p.add_argument("--expression", required=True, help="the TPM table (.tsv/.csv, maybe .gz)")
+    p.add_argument("--samples", help="sample sheet of a genes x samples table "
+                                     "(sample, tissue[, replicate])")
+    p.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
+                   help="the table's layout (default: detected)")
+    p.add_argument("--min-tpm", type=float, default=None,
+                   help="drop genes under this TPM in every tissue (default: 1 for samples_x_genes, "
+                        "as FloraBERT; keep all for the others; 0 keeps all)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing profile")
+    p.add_argument("--cache-dir", default=None, help="where decompressed FASTA and indexes go")
+    p.set_defaults(func=init_command)
+
+
+def init_command(args: argparse.Namespace) -> int:
+    """Run ``cornlib init``: check everything, print the report, write the profile."""
+    from cornlib import init
+
+    try:
+        species = init.species_list(args.fasta, args.gff, args.name, args.proteins)
+        path, report = init.init(args.profile, species, args.expression, samples=args.samples,
+                                 layout=args.layout, min_tpm=args.min_tpm, force=args.force,
+                                 command=f"cornlib init {args.profile}",
+                                 cache_dir=args.cache_dir)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        print(f"cornlib init: error: {err}", file=sys.stderr)
+        return 2
+    print(init.format_report(report), file=sys.stderr)
+    print(f"cornlib init: wrote {path}; run it with: cornlib run --profile {path}",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cornlib", description=__doc__)
+    from cornlib import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="cornlib", description="Promoter-to-expression models of plant genes: check your "
+        "data and write a profile (init), cut promoters, predict, score variants, run the book.")
+    parser.add_argument("--version", action="version", version=f"cornlib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_init(sub)
     _add_promoters(sub)
 
     from cornlib import predict, run, variants

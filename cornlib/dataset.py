@@ -31,6 +31,9 @@ class ModellingData:
         proxy: ``"proxy"`` when the real proxy label was joined, else ``None``.
         card: the targets card (``targets/card.json``), ``{}`` if absent.
         report: one row per join: ``join, left_only, right_only, matched, examples``.
+        promoter_settings: how the promoters were cut (chapter 02's parameters,
+            :data:`cornlib.data.promoters.PROMOTER_KEYS`; ``{}`` when not recorded); every model
+            trained on this data records them, so ``cornlib predict`` cuts promoters alike.
     """
 
     table: pd.DataFrame
@@ -38,6 +41,7 @@ class ModellingData:
     proxy: str | None = None
     card: dict[str, Any] = field(default_factory=dict)
     report: pd.DataFrame = field(default_factory=pd.DataFrame)
+    promoter_settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def targets(self) -> list[str]:
@@ -222,4 +226,11 @@ def load(run_dir: str | os.PathLike, *, proxy: bool | None = None,
     if proxy is None:
         proxy = proxy_path.exists()
     proxy_df = _read_parquet(run_dir, "targets/proxy.parquet", ["gene_id", PROXY]) if proxy else None
-    return assemble(promoters, split, expression, proxy=proxy_df, card=card, splits=splits)
+    data = assemble(promoters, split, expression, proxy=proxy_df, card=card, splits=splits)
+    report_path = run_dir / "promoters_report.json"
+    if report_path.exists():
+        from cornlib.data.promoters import PROMOTER_KEYS
+
+        params = io.read_json(report_path).get("parameters") or {}
+        data.promoter_settings = {k: v for k, v in params.items() if k in PROMOTER_KEYS}
+    return data

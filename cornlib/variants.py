@@ -10,7 +10,6 @@ gets a ``status`` (:data:`STATUSES`); none is dropped silently.
 
 from __future__ import annotations
 
-import gzip
 import os
 import sys
 from pathlib import Path
@@ -18,147 +17,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: The outcome of each variant (``scored`` first, then the reasons a variant is not scored).
-STATUSES = ["scored", "outside_promoters", "ref_mismatch", "n_allele", "unknown_contig",
-            "outside_contig", "multiallelic", "indel", "symbolic", "no_alt"]
-#: Columns of a variant table (``status`` empty until :func:`locate`).
-COLUMNS = ["id", "chrom", "pos", "ref", "alt", "status", "note"]
+from cornlib.vcf import (  # noqa: F401  (re-exported: cornlib.variants.read_vcf etc.)
+    COLUMNS,
+    STATUSES,
+    check_contigs,
+    check_vcf,
+    read_table,
+    read_vcf,
+    write_vcf,
+)
+
+__all__ = ["COLUMNS", "STATUSES", "add_parser", "check_contigs", "check_vcf", "command",
+           "locate", "read_table", "read_vcf", "run", "score", "simulated_variants", "summary",
+           "write", "write_vcf"]
 _COMP = str.maketrans("ACGTN", "TGCAN")
-_DNA = set("ACGTN")
-
-
-def _classify(ref: str, alts: list[str], split: bool) -> list[tuple[str, str, str]]:
-    """``(alt, status, note)`` per allele kept; raises ValueError for non-ACGTN letters."""
-    alts = [a for a in alts if a not in ("", ".")]
-    if not alts:
-        return [("", "no_alt", "no ALT allele")]
-    if any(a.startswith("<") or a == "*" or "[" in a or "]" in a for a in alts):
-        return [(",".join(alts), "symbolic", "symbolic ALT allele")]
-    for allele in [ref, *alts]:
-        if not allele or set(allele) - _DNA:
-            raise ValueError(f"allele {allele!r} is not made of the letters ACGTN")
-    if len(alts) > 1 and not split:
-        return [(",".join(alts), "multiallelic", f"{len(alts)} ALT alleles (not split)")]
-    out = []
-    for alt in alts:
-        if len(ref) != 1 or len(alt) != 1:
-            out.append((alt, "indel", "not a single-base substitution"))
-        elif alt == ref:
-            out.append((alt, "no_alt", "ALT equals REF"))
-        elif "N" in (ref, alt):
-            out.append((alt, "n_allele", "an N allele"))
-        else:
-            note = f"split from a {len(alts)}-allele record" if len(alts) > 1 else ""
-            out.append((alt, "", note))
-    return out
-
-
-def _rows(vid, chrom, pos, ref, alts, split) -> list[dict]:
-    ref = ref.upper()
-    return [dict(id=vid or f"{chrom}:{pos}:{ref}>{alt}", chrom=chrom, pos=int(pos), ref=ref,
-                 alt=alt, status=status, note=note)
-            for alt, status, note in _classify(ref, [a.upper() for a in alts], split)]
-
-
-def _frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=COLUMNS).astype({"pos": np.int64})
-
-
-def _vcf_line(path, k: int) -> str:
-    """``line L: TEXT`` of the ``k``-th record (0-based) of a plain or gzipped VCF."""
-    with open(path, "rb") as fh:
-        opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
-    with opener(path, "rt", errors="replace") as fh:
-        seen = -1
-        for n, line in enumerate(fh, 1):
-            seen += bool(line.strip()) and not line.startswith("#")
-            if seen == k:
-                return f"line {n}: {line.rstrip()[:80]!r}"
-    return "the end of the file"
-
-
-def read_vcf(path: str | os.PathLike, *, split_multiallelic: bool = False) -> pd.DataFrame:
-    """Variants of a VCF (plain or bgzipped, read by pysam) as :data:`COLUMNS`, one row per
-    record (per ALT with ``split_multiallelic``).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: a file or record pysam cannot parse, or non-ACGTN letters (naming the file,
-            record and line).
-    """
-    import pysam
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"VCF {path} does not exist")
-    rows: list[dict] = []
-    verbosity = pysam.set_verbosity(0)  # htslib would print its own messages on stderr
-    try:
-        try:
-            vcf = pysam.VariantFile(str(path))
-        except (ValueError, OSError) as err:
-            raise ValueError(f"VCF {path}: cannot read its header: {err}") from None
-        with vcf:
-            n = 0
-            try:
-                for rec in vcf:
-                    rows += _rows(rec.id, rec.chrom, rec.pos, rec.ref or "", list(rec.alts or []),
-                                  split_multiallelic)
-                    n += 1
-            except (ValueError, OSError) as err:
-                raise ValueError(f"VCF {path}: record {n + 1} ({_vcf_line(path, n)}) cannot be "
-                                 f"read: {err}") from None
-    finally:
-        pysam.set_verbosity(verbosity)
-    return _frame(rows)
-
-
-def read_table(path: str | os.PathLike, *, split_multiallelic: bool = False) -> pd.DataFrame:
-    """Variants of a tab-separated table with columns ``chrom, pos`` (1-based), ``ref, alt``
-    and an optional ``id`` (``alt`` may list alleles separated by commas).
-
-    Raises:
-        ValueError: a missing column, a non-integer position or non-ACGTN letters (naming the
-            file and line).
-    """
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        lines = fh.read().splitlines()
-    header = [c.strip() for c in lines[0].split("\t")] if lines else []
-    missing = [c for c in ("chrom", "pos", "ref", "alt") if c not in header]
-    if missing:
-        raise ValueError(f"variant table {path}: columns {missing} are missing (found {header}; "
-                         "needs chrom, pos, ref, alt and optionally id, tab-separated)")
-    rows: list[dict] = []
-    for n, line in enumerate(lines[1:], 2):
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split("\t")]
-        rec = dict(zip(header, fields))
-        try:
-            if len(fields) != len(header):
-                raise ValueError(f"{len(fields)} fields, the header has {len(header)}")
-            if not rec["pos"].isdigit() or int(rec["pos"]) < 1:
-                raise ValueError(f"position {rec['pos']!r} is not a positive integer")
-            rows += _rows(rec.get("id", ""), rec["chrom"], int(rec["pos"]), rec["ref"],
-                          rec["alt"].split(","), split_multiallelic)
-        except ValueError as err:
-            raise ValueError(f"variant table {path}, line {n}: {err}") from None
-    return _frame(rows)
-
-
-def check_contigs(variants: pd.DataFrame, contigs) -> None:
-    """Raise ValueError if no variant lies on a contig of the genome (naming a few of each)."""
-    contigs = list(contigs)
-    found = pd.unique(variants["chrom"])
-    if variants.empty or np.isin(found, contigs).any():
-        return
-    bare = {c.removeprefix("chr").removeprefix("Chr") for c in contigs}
-    hint = ("they differ by a 'chr' prefix: rename the VCF contigs (bcftools annotate "
-            "--rename-chrs)" if any(c.removeprefix("chr").removeprefix("Chr") in bare for c in found)
-            else "a 'chr' prefix or another naming scheme (1 vs NC_003070.9) is the usual cause: "
-                 "rename the VCF contigs to the FASTA's record names")
-    raise ValueError(f"no variant lies on a contig of the genome: the variants name "
-                     f"{', '.join(map(str, found[:5]))}, the genome holds "
-                     f"{', '.join(contigs[:5])}; {hint}")
 
 
 def _overlaps(pos0: np.ndarray, chrom: np.ndarray, promoters: pd.DataFrame):
@@ -411,38 +283,6 @@ def simulated_variants(promoters: pd.DataFrame, truth_sites: pd.DataFrame, card:
                 "tss_offset"]].astype({"pos": np.int64, "offset": np.int64, "tss_offset": np.int64})
 
 
-def write_vcf(table: pd.DataFrame, path: str | os.PathLike, sizes: dict[str, int] | None = None) -> Path:
-    """A minimal VCF 4.2 (``##contig`` lines, lengths from ``sizes``; ``CLASS``/``GENE`` INFO
-    from the ``class``/``gene_id`` columns), sorted by contig and position, written atomically
-    (bgzipped if ``path`` ends in ``.gz``)."""
-    from cornlib.io import atomic_path
-
-    contigs = list(sizes) if sizes else list(pd.unique(table["chrom"]))
-    t = table.assign(_c=pd.Categorical(table["chrom"], contigs)).sort_values(["_c", "pos"], kind="stable")
-    head = ["##fileformat=VCFv4.2", "##source=cornlib.variants"]
-    head += [f"##contig=<ID={c}" + (f",length={sizes[c]}>" if sizes else ">") for c in contigs]
-    info = [("CLASS", "class", "Simulated variant class"), ("GENE", "gene_id", "Gene of the site")]
-    info = [i for i in info if i[1] in t.columns]
-    head += [f'##INFO=<ID={k},Number=1,Type=String,Description="{d}">' for k, _, d in info]
-    head.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
-    ids = t["id"] if "id" in t.columns else pd.Series(".", index=t.index)
-    lines = [f"{c}\t{p}\t{i}\t{r}\t{a}\t.\t.\t" + (";".join(f"{k}={row[col]}" for k, col, _ in info) or ".")
-             for (c, p, r, a, i), (_, row) in zip(zip(t["chrom"], t["pos"], t["ref"], t["alt"], ids),
-                                                  t.iterrows())]
-    text = "\n".join(head + lines) + "\n"
-    with atomic_path(path) as tmp:
-        if str(path).endswith(".gz"):
-            import pysam
-
-            plain = tmp.with_suffix(".vcf")
-            plain.write_text(text)
-            pysam.tabix_compress(str(plain), str(tmp), force=True)
-            plain.unlink()
-        else:
-            tmp.write_text(text)
-    return Path(path)
-
-
 def run(model, variants: str | os.PathLike, fasta: str | os.PathLike, gff: str | os.PathLike, *,
         table: bool = False, species: str = "genome", split_multiallelic: bool = False,
         batch_size: int = 256, device: str = "auto", progress: bool | None = None,
@@ -460,7 +300,8 @@ def run(model, variants: str | os.PathLike, fasta: str | os.PathLike, gff: str |
         raise ValueError(f"{variants} holds no variant")
     fa = genome.open_fasta(fasta, cache_dir)
     check_contigs(found, genome.chrom_sizes(fa))
-    proms, _ = promoters.extract(fasta, gff, species, cache_dir=cache_dir, **promoter_settings(model))
+    settings = promoter_settings(model, warn=True)
+    proms, _ = promoters.extract(fasta, gff, species, cache_dir=cache_dir, **settings)
     located = locate(found, proms, fa)
     out = score(model, located, proms, batch_size=batch_size, device=device, progress=progress)
     return out, summary(out)
@@ -468,20 +309,34 @@ def run(model, variants: str | os.PathLike, fasta: str | os.PathLike, gff: str |
 
 def command(args) -> int:
     """Run ``cornlib variants`` from parsed arguments; return the exit status."""
+    import warnings
+
+    from cornlib import CornlibWarning
+    from cornlib.predict import _show, check_model_path, plural, progress_bars
+
+    seen: list = []
     try:
         if bool(args.vcf) == bool(args.table):
             raise ValueError("give either --vcf FILE or --table FILE (one of them)")
-        out, counts = run(args.model, args.vcf or args.table, args.fasta, args.gff,
-                          table=bool(args.table), species=args.species,
-                          split_multiallelic=args.split_multiallelic, batch_size=args.batch_size,
-                          device=args.device, progress=not args.no_progress)
+        check_model_path(args.model)
+        if args.vcf:
+            check_vcf(args.vcf)
+        with progress_bars(not args.no_progress), warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", CornlibWarning)
+            out, counts = run(args.model, args.vcf or args.table, args.fasta, args.gff,
+                              table=bool(args.table), species=args.species,
+                              split_multiallelic=args.split_multiallelic,
+                              batch_size=args.batch_size, device=args.device,
+                              progress=not args.no_progress, cache_dir=args.cache_dir)
+        _show(seen, [], "cornlib variants")
         write(out, args.output)
     except (ValueError, FileNotFoundError) as err:
+        _show(seen, [], "cornlib variants")
         print(f"cornlib variants: error: {err}", file=sys.stderr)
         return 2
     detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n and s in STATUSES)
-    print(f"cornlib variants: {counts['variants']} variants ({detail}); {counts['rows']} rows "
-          f"-> {args.output}", file=sys.stderr)
+    print(f"cornlib variants: {plural(counts['variants'], 'variant')} ({detail}); "
+          f"{plural(counts['rows'], 'row')} -> {args.output}", file=sys.stderr)
     return 0
 
 

@@ -255,3 +255,51 @@ def test_parse_checksums_reads_md5sum_and_rejects_garbage():
 def test_genome_spec_rejects_bad_specs(spec, message):
     with pytest.raises(ValueError, match=message):
         filespec.genome_spec(spec)
+
+
+# --- local paths wherever a URL is taken ---------------------------------------------------------
+
+
+def test_a_local_genome_is_read_in_place_and_verified(tmp_path):
+    import hashlib
+
+    sha = hashlib.sha256(FASTA.read_bytes()).hexdigest()
+    spec = {"name": "zmays", "fasta": {"path": str(FASTA), "sha256": sha}, "gff": str(GFF),
+            "checksums": "ensembl"}
+    (files,) = resolve("download", [spec], tmp_path)
+    assert files.fasta == FASTA.resolve() and files.gff == GFF.resolve()
+    assert not (tmp_path / "genomes").exists()  # nothing copied, nothing fetched
+    bad = {**spec, "fasta": {"url": f"file://{FASTA}", "sha256": "0" * 64}}
+    with pytest.raises(ValueError, match="has sha256 [0-9a-f]+ but the profile gives 0+ \\(a local file"):
+        resolve("download", [bad], tmp_path)
+
+
+def test_a_missing_local_file_is_named_with_its_profile_key(tmp_path):
+    spec = {"name": "lab", "fasta": str(tmp_path / "genome.fa"), "gff": str(GFF)}
+    with pytest.raises(FileNotFoundError,
+                       match=rf"species \(lab\).fasta: local file {tmp_path}/genome.fa does not "):
+        filespec.genome_spec(spec)
+    with pytest.raises(FileNotFoundError, match=r"its folder .*/nowhere does not exist"):
+        filespec.file_spec(str(tmp_path / "nowhere" / "x.fa"), "protein_fasta.lab")
+
+
+def test_local_expression_tables_are_read_in_place(tmp_path):
+    table = tmp_path / "tpm.tsv"
+    table.write_text("gene_id\troot\nZm00001eb000010\t3\n")
+    paths = download.fetch_expression({"url": str(table), "layout": "matrix"}, tmp_path)
+    assert list(paths.values()) == [table]
+
+
+def test_a_profile_checks_its_local_files_when_it_loads(tmp_path):
+    from cornlib import profiles
+
+    (tmp_path / "tpm.tsv").write_text("gene_id\troot\ng1\t1\n")
+    prof = tmp_path / "lab.yml"
+    prof.write_text(f"source: download\nspecies:\n- name: lab\n  fasta: {FASTA}\n"
+                    "  gff: missing.gff3\nexpression: {url: tpm.tsv, layout: matrix}\n")
+    with pytest.raises(FileNotFoundError, match=rf"profile {prof}: species\[0\] \(lab\).gff: "
+                                                rf"local file {tmp_path}/missing.gff3 does not"):
+        profiles.load(prof)
+    prof.write_text(prof.read_text().replace("missing.gff3", str(GFF)))
+    params = profiles.load(prof)
+    assert params["expression"]["url"] == str(tmp_path / "tpm.tsv")  # relative to the profile

@@ -260,3 +260,42 @@ def test_cli_errors_write_nothing_and_keep_an_old_output(model_dir, tmp_path, ca
     assert "line 2" in capsys.readouterr().err and out.read_text() == "old\n"
     assert cli.main(base) == 2 and "either --vcf" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_a_plain_gzip_vcf_is_read(tmp_path):
+    import gzip
+
+    comp = str.maketrans("ACGT", "TGCA")
+    plain = _vcf(tmp_path, [("chr1", 26, "v1", CHR1[25], CHR1[25].translate(comp))])
+    packed = tmp_path / "my.vcf.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))  # gzip -c my.vcf > my.vcf.gz
+    assert V.read_vcf(packed).equals(V.read_vcf(plain))
+    bad = tmp_path / "bad.vcf.gz"
+    bad.write_bytes(gzip.compress((HEADER + "chr1\tfoo\t.\tA\tC\t.\t.\t.\n").encode()))
+    with pytest.raises(ValueError, match=rf"VCF {re.escape(str(bad))}: record 1"):
+        V.read_vcf(bad)
+
+
+def test_a_vcf_without_its_fileformat_line_is_named(tmp_path):
+    path = tmp_path / "v.vcf"
+    path.write_text(HEADER.split("\n", 1)[1] + "chr1\t5\t.\tA\tC\t.\t.\t.\n")
+    with pytest.raises(ValueError, match=rf"VCF {re.escape(str(path))}: the first line is "
+                                         r"'#CHROM.*not '##fileformat=VCFv4.x'.*--table"):
+        V.read_vcf(path)
+
+
+def test_cli_says_one_variant_and_warns_without_promoter_settings(tmp_path, capsys):
+    path = tmp_path / "bare"
+    config = models.PromoterCNNConfig(
+        seq_length=64, n_targets=2, channels=[4], kernel_sizes=[5], pool_sizes=[1],
+        hidden_size=8, target_names=TISSUES, target_mean=[1.0, 2.0], target_std=[1.0, 1.0])
+    training.save_model(models.PromoterCNN(config), path)
+    fa, gff = _genome(tmp_path)
+    comp = str.maketrans("ACGT", "TGCA")
+    vcf = _vcf(tmp_path, [("chr1", 26, "v1", CHR1[25], CHR1[25].translate(comp))])
+    out = tmp_path / "o.tsv"
+    assert cli.main(["variants", str(path), "--vcf", str(vcf), "--fasta", str(fa), "--gff",
+                     str(gff), "-o", str(out), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "cornlib variants: warning: the model records no promoter settings" in err
+    assert "cornlib variants: 1 variant (" in err and "; 1 row ->" in err

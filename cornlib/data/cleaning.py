@@ -47,8 +47,12 @@ def _unannotated(raw_id: str) -> bool:
 
 
 def numeric_column(col: pd.Series, *, source: str, column: str, ids: pd.Series,
-             first_line: int | None, allow_negative: bool = False) -> pd.Series:
-    """Parse one column of numbers; raise naming file, line (or row), gene and column if bad."""
+                   first_line: int | None, allow_negative: bool = False,
+                   where: str | None = None) -> pd.Series:
+    """Parse one column of numbers; raise naming file, line (or row), gene and column if bad.
+
+    ``where`` replaces the line/row in the message (a samples-in-rows table names its sample).
+    """
     numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
     text = col if numeric else col.astype("string").str.strip()
     arr = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -67,7 +71,8 @@ def numeric_column(col: pd.Series, *, source: str, column: str, ids: pd.Series,
         kind = "missing value (NaN)"
     else:
         kind = "non-numeric value"
-    where = f"line {first_line + i}" if first_line is not None else f"row {i}"
+    if where is None:
+        where = f"line {first_line + i}" if first_line is not None else f"row {i}"
     more = int(bad.sum()) - 1
     raise ValueError(
         f"{source} {where}: {kind} {shown!r} for gene {ids.iloc[i]!r} in column {column!r}"

@@ -310,6 +310,10 @@ def fetch(spec: str | Mapping[str, Any] | FileSpec, cache_dir: str | os.PathLike
           retry_wait: float = 1.0, timeout: float = 60.0) -> Path:
     """Download one file into ``cache_dir`` once, verified; return its local path.
 
+    A local file (a path instead of a URL, see :func:`cornlib.data.filespec.file_spec`) is
+    verified against the size and hash its entry gives and returned as it is: nothing is
+    copied, and ``unpack`` is ignored (every reader of the library takes gzip and BGZF).
+
     Args:
         spec: URL, file entry (:func:`file_spec`) or :class:`FileSpec`.
         cache_dir: target folder; ``None`` is :func:`cornlib.paths.cache_dir`.
@@ -329,6 +333,8 @@ def fetch(spec: str | Mapping[str, Any] | FileSpec, cache_dir: str | os.PathLike
     from cornlib.paths import cache_dir as default_cache
 
     spec = file_spec(spec)
+    if spec.is_local:
+        return _local_file(spec)
     folder = default_cache(cache_dir)
     path = folder / (fname or spec.name)
     out = path.with_suffix("") if unpack and path.suffix == ".gz" else path
@@ -360,6 +366,18 @@ def fetch(spec: str | Mapping[str, Any] | FileSpec, cache_dir: str | os.PathLike
                              "the profile (check them; the file was deleted)")
         warnings.warn(f"{problem}; deleted it, downloading again", CornlibWarning, stacklevel=2)
     raise AssertionError("unreachable")
+
+
+def _local_file(spec: FileSpec) -> Path:
+    """A local file of a profile: exists, and matches the size/hash its entry gives."""
+    path = Path(spec.url)
+    if not path.is_file():
+        raise FileNotFoundError(f"local file {path} does not exist")
+    problem = _problem(path, spec, hashed=False)
+    if problem is not None:
+        problem = problem.replace(f"but {spec.url} should have", "but the profile gives")
+        raise ValueError(f"{problem} (a local file: fix the file or the profile's size/hash)")
+    return path
 
 
 def _download(spec: FileSpec, path: Path, *, progress: bool, retries: int, retry_wait: float,
@@ -400,7 +418,7 @@ def fetch_genome(spec: Mapping[str, Any], cache_dir: str | os.PathLike | None = 
     """Download, verify and decompress one genome of a profile's ``species`` list.
 
     Files land in ``<cache>/genomes/<name>/``: the ``.gz`` downloads and their plain copies
-    (FASTA ready for pyfaidx, GFF3 for any reader).
+    (FASTA ready for pyfaidx, GFF3 for any reader). Local files are used where they are.
 
     Args:
         spec: ``{name, label?, fasta, gff?, checksums?}`` (see :func:`genome_spec`).

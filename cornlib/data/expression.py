@@ -1,5 +1,7 @@
 """Expression targets: genes × tissues log(TPM+1) tables, their spec, validation and the join
-with promoters. The maize NAM TPM layout is read by :mod:`cornlib.data.nam`.
+with promoters. The table layouts (genes × tissues, genes × samples + a sample sheet, samples ×
+genes) are read by :mod:`cornlib.data.layouts`, the maize NAM pan-gene tables by
+:mod:`cornlib.data.nam`.
 """
 
 from __future__ import annotations
@@ -14,17 +16,21 @@ import numpy as np
 import pandas as pd
 
 from cornlib import CornlibWarning
+from cornlib.data import layouts
 from cornlib.data.cleaning import MISSING_TOKENS, maize_id_scheme, normalize_gene_id, numeric_column
 from cornlib.data.nam import combine_lines, line_matrix, read_nam_tpm
 
 SPEC_DEFAULTS: dict[str, Any] = {
-    "layout": "nam_tpm", "url": None, "lines": ["B73"], "reference_line": None, "tissues": None,
+    "layout": "nam_tpm", "url": None, "path": None, "samples": None, "lines": None,
+    "reference_line": None, "tissues": None,
     "tissue_names": {}, "replicate_agg": "mean", "line_agg": "median", "drop_all_zero": False,
-    "duplicates": "error", "values": "tpm", "sha256": None, "md5": None, "size": None,
-    "library_pattern": None, "ignore_columns": [],
+    "min_tpm": None, "duplicates": "error", "values": "tpm", "sha256": None, "md5": None,
+    "size": None, "library_pattern": None, "ignore_columns": [],
 }
+#: Layouts that read one table (``lines`` names NAM lines, one file each, for the others).
+ONE_TABLE = {"matrix", "genes_x_samples"}
 CHOICES = {
-    "layout": {"nam_tpm", "matrix"}, "replicate_agg": {"mean", "median"},
+    "layout": {"auto", *layouts.LAYOUTS}, "replicate_agg": {"mean", "median"},
     "line_agg": {"median", "mean"}, "duplicates": {"error", "mean", "max", "first"},
     "values": {"tpm", "log1p_tpm"},
 }
@@ -36,12 +42,17 @@ CHOICES = {
 def expression_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Check the profile's ``expression`` mapping and fill its defaults.
 
-    Keys: ``layout`` (``nam_tpm`` | ``matrix``), ``url`` (``{line}`` is replaced per line),
-    ``lines``, ``reference_line``, ``tissues``, ``tissue_names`` (extra token → name),
-    ``replicate_agg``, ``line_agg``, ``drop_all_zero``, ``duplicates``, ``values`` (``matrix``:
-    ``tpm`` | ``log1p_tpm``), ``sha256``/``md5``/``size`` (per line), ``library_pattern`` (a regex
-    with a ``tissue`` group, for library names other than ``LINE_STAGE_TISSUE_LIBRARY``) and
-    ``ignore_columns`` (extra non-library columns). See the module docstring.
+    Keys: ``layout`` (``auto`` | ``matrix`` | ``genes_x_samples`` | ``samples_x_genes`` |
+    ``nam_tpm``, see :mod:`cornlib.data.layouts`), ``url`` (an http(s) URL or a local path;
+    ``{line}`` is replaced per line; ``path`` is a synonym), ``samples`` (the sample sheet of
+    ``genes_x_samples``: URL or path), ``lines`` (NAM lines, one file each; the cultivar kept
+    from a ``samples_x_genes`` table), ``reference_line``, ``tissues``, ``tissue_names`` (a
+    table's tissue name → the name used), ``replicate_agg``, ``line_agg``, ``drop_all_zero``,
+    ``min_tpm`` (drop genes under this TPM in every tissue; ``null``: 1 for ``samples_x_genes``
+    as FloraBERT did, none otherwise; ``0`` keeps every gene), ``duplicates``,
+    ``values`` (``matrix``: ``tpm`` | ``log1p_tpm``), ``sha256``/``md5``/``size`` (per line),
+    ``library_pattern`` (a regex with a ``tissue`` group, for NAM library names other than
+    ``LINE_STAGE_TISSUE_LIBRARY``) and ``ignore_columns`` (extra metadata columns).
 
     Raises:
         ValueError: unknown keys or values, naming the key and the allowed values.
@@ -55,13 +66,30 @@ def expression_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     for key, allowed in CHOICES.items():
         if out[key] not in allowed:
             raise ValueError(f"expression: '{key}' must be one of {sorted(allowed)}, not {out[key]!r}")
+    if spec.get("url") is not None and spec.get("path") is not None:
+        raise ValueError("expression: give one of 'url' or 'path', not both")
+    out["url"] = out["url"] if out["url"] is not None else out.pop("path", None)
+    out.pop("path", None)
+    if out["lines"] is None:
+        if out["layout"] != "nam_tpm" and "{line}" in str(out["url"] or ""):
+            raise ValueError("expression: 'url' holds {line}: name the lines (one file each) "
+                             "in 'lines'")
+        out["lines"] = ["B73"] if out["layout"] == "nam_tpm" else ["table"]
     lines = out["lines"]
     if not isinstance(lines, list) or not lines or not all(isinstance(x, str) and x for x in lines):
         raise ValueError(f"expression: 'lines' must be a non-empty list of line names, not {lines!r}")
     if len(set(lines)) != len(lines):
         raise ValueError(f"expression: 'lines' has duplicates: {lines}")
-    if out["layout"] == "matrix" and len(lines) > 1:
-        raise ValueError("expression: layout 'matrix' is one table; give a single entry in 'lines'")
+    if out["layout"] in ONE_TABLE and len(lines) > 1:
+        raise ValueError(f"expression: layout {out['layout']!r} reads one table; 'lines' (NAM "
+                         "lines, one file each) takes at most a single entry here")
+    if out["layout"] == "genes_x_samples" and out["samples"] is None:
+        raise ValueError("expression: layout 'genes_x_samples' needs 'samples', the sample sheet "
+                         "(columns sample, tissue[, replicate])")
+    min_tpm = out["min_tpm"]
+    if min_tpm is not None and (isinstance(min_tpm, bool) or not isinstance(min_tpm, (int, float))
+                                or min_tpm < 0):
+        raise ValueError(f"expression: 'min_tpm' must be a TPM value >= 0 or null, not {min_tpm!r}")
     out["reference_line"] = out["reference_line"] or lines[0]
     if out["reference_line"] not in lines:
         raise ValueError(f"expression: reference_line {out['reference_line']!r} is not in lines {lines}")
@@ -116,10 +144,9 @@ def read_matrix(path: str | os.PathLike, *, tissues: list[str] | None = None,
         values: ``tpm`` (checked ``>= 0``, then log-transformed) or ``log1p_tpm``.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
-    raw = pd.read_csv(path, sep="," if path.suffix == ".csv" else "\t", dtype=str,
-                      keep_default_na=False, na_filter=False)
+    raw = layouts.read_raw(path)
+    gid = layouts.gene_column(list(raw.columns)) or "gene_id"
+    raw = raw.rename(columns={gid: "gene_id"})
     df = validate_targets(raw, source=str(path), tissues=tissues, first_line=2)
     if values == "tpm":
         cols = [c for c in df.columns if c != "gene_id"]
@@ -127,29 +154,49 @@ def read_matrix(path: str | os.PathLike, *, tissues: list[str] | None = None,
     return df
 
 
-def load_expression(paths: Mapping[str, str | os.PathLike],
-                    spec: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Turn downloaded expression file(s) into validated log(TPM+1) targets.
+def resolve_layout(path: str | os.PathLike, spec: Mapping[str, Any]) -> str:
+    """The spec's layout, or (``auto``) the one :func:`cornlib.data.layouts.detect_layout` finds
+    in the header of ``path``."""
+    if spec.get("layout", "auto") != "auto":
+        return spec["layout"]
+    raw = layouts.read_raw(path, nrows=5)
+    return layouts.detect_layout(raw, has_sheet=spec.get("samples") is not None, source=str(path))
+
+
+def load_expression(paths: Mapping[str, str | os.PathLike], spec: Mapping[str, Any], *,
+                    samples: str | os.PathLike | pd.DataFrame | None = None
+                    ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Turn expression file(s) into validated log(TPM+1) targets.
 
     Args:
-        paths: ``{line: file}`` (from :func:`cornlib.data.download.fetch_expression`).
+        paths: ``{line: file}`` (from :func:`cornlib.data.download.fetch_expression`); the
+            one-table layouts take the single file whatever its key.
         spec: the profile's ``expression`` mapping (see :func:`expression_spec`).
+        samples: the sample sheet of ``genes_x_samples`` (default: ``spec["samples"]``, a path).
 
     Returns:
         ``(targets, report)``: ``targets`` has ``gene_id`` and one float column per tissue
         (the ``targets/expression.parquet`` schema); the report records every choice and count.
     """
-    spec = expression_spec(spec)
+    spec = dict(expression_spec(spec))
+    if not paths:
+        raise ValueError("expression: no file given")
+    if spec["layout"] == "auto":
+        spec["layout"] = resolve_layout(next(iter(paths.values())), spec)
+    if spec["layout"] != "nam_tpm":
+        if spec["layout"] in ONE_TABLE and len(paths) != 1:
+            raise ValueError(f"expression: layout {spec['layout']!r} reads one table, got "
+                             f"{len(paths)} files ({sorted(paths)})")
+        files = {str(k): Path(v) for k, v in paths.items()}
+        return _load_table(files, spec, samples if samples is not None else spec["samples"])
+    if spec["lines"] == ["table"]:  # auto-detected: the files' own keys are the lines
+        spec["lines"] = list(paths)
+        spec["reference_line"] = spec["lines"][0]
     missing = [line for line in spec["lines"] if line not in paths]
     if missing:
         raise ValueError(f"expression: no file for line(s) {missing}; got {sorted(paths)}")
     files = {line: Path(paths[line]) for line in spec["lines"]}
     source = ", ".join(str(p) for p in files.values())
-    if spec["layout"] == "matrix":
-        df = read_matrix(files[spec["lines"][0]], tissues=spec["tissues"], values=spec["values"])
-        report = {"layout": "matrix", "files": {k: str(v) for k, v in files.items()},
-                  "values": spec["values"], "genes": int(len(df))}
-        return df, report
 
     per_line, line_reports = {}, {}
     tissues = spec["tissues"]
@@ -163,6 +210,7 @@ def load_expression(paths: Mapping[str, str | os.PathLike],
     tpm, combine_report = combine_lines(per_line, reference_line=spec["reference_line"],
                                         tissues=tissues, line_agg=spec["line_agg"],
                                         duplicates=spec["duplicates"], source=source)
+    tpm, low = layouts.drop_low(tpm, tissues, spec["min_tpm"])
     targets, log_report = to_log_targets(tpm, tissues, drop_all_zero=spec["drop_all_zero"])
     targets = validate_targets(targets, source=source, tissues=tissues)
     report = {"layout": "nam_tpm", "files": {k: str(v) for k, v in files.items()},
@@ -171,11 +219,64 @@ def load_expression(paths: Mapping[str, str | os.PathLike],
     return targets, report
 
 
+def _load_table(files: Mapping[str, Path], spec: Mapping[str, Any],
+                samples) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The layouts of :mod:`cornlib.data.layouts`: TPM genes × tissues, low genes, log."""
+    layout, tissues = spec["layout"], spec["tissues"]
+    per_file, reports = {}, {}
+    for key, path in files.items():
+        if layout == "matrix":
+            tpm, rep = layouts.read_genes_x_tissues(path, tissues=tissues, values=spec["values"])
+        elif layout == "genes_x_samples":
+            if samples is None:
+                raise ValueError(f"{path}: a genes x samples table needs its sample sheet "
+                                 "('samples' in the expression spec, --samples for cornlib init)")
+            tpm, rep = layouts.read_genes_x_samples(
+                path, samples, tissues=tissues, tissue_names=spec["tissue_names"],
+                replicate_agg=spec["replicate_agg"])
+        else:
+            line = key if key in spec["lines"] and key != "table" else None
+            tpm, rep = layouts.read_samples_x_genes(
+                path, line=line, tissues=tissues, tissue_names=spec["tissue_names"],
+                replicate_agg=spec["replicate_agg"], ignore_columns=spec["ignore_columns"])
+        tissues = tissues or [c for c in tpm.columns if c != "gene_id"]
+        per_file[key], reports[key] = tpm, rep
+    source = ", ".join(str(p) for p in files.values())
+    if len(per_file) == 1:
+        tpm = next(iter(per_file.values()))
+        combine_report: dict[str, Any] = {}
+    else:
+        tpm, combine_report = _combine_gene_tables(per_file, tissues, spec["line_agg"], source)
+    min_tpm = spec["min_tpm"]
+    if min_tpm is None and layout == "samples_x_genes":
+        min_tpm = layouts.FLORABERT_MIN_TPM
+    tpm, low = layouts.drop_low(tpm, tissues, min_tpm)
+    tpm = validate_targets(tpm, source=source, tissues=tissues)
+    targets, log_report = to_log_targets(tpm, tissues, drop_all_zero=spec["drop_all_zero"])
+    report = {"layout": layout, "files": {k: str(v) for k, v in files.items()},
+              "tissues": tissues, "per_file": reports, "combine": combine_report,
+              "low_expression": low, "log": log_report, "genes": int(len(targets))}
+    if spec["samples"] is not None and not isinstance(spec["samples"], pd.DataFrame):
+        report["samples"] = str(spec["samples"])
+    return targets, report
+
+
+def _combine_gene_tables(tables: Mapping[str, pd.DataFrame], tissues: list[str], how: str,
+                         source: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Several lines' samples x genes tables (one gene ID scheme): ``how`` per gene and tissue."""
+    stacked = pd.concat([t.assign(_line=k) for k, t in tables.items()], ignore_index=True)
+    out = stacked.groupby("gene_id", sort=False, as_index=False)[tissues].agg(how)
+    lines_per_gene = stacked.groupby("gene_id", sort=False)["_line"].nunique()
+    return out, {"lines": list(tables), "line_agg": how,
+                 "lines_per_gene": {"min": int(lines_per_gene.min()),
+                                    "max": int(lines_per_gene.max())}}
+
+
 def load_targets(spec: Mapping[str, Any], cache_dir: str | os.PathLike | None = None, *,
                  progress: bool = True) -> pd.DataFrame:
     """Download (once, verified) and load the profile's measured expression targets.
 
-    The 01 notebook calls this when ``source == "download"``.
+    The 01 notebook calls this when ``source == "download"``. Local paths are read in place.
 
     Args:
         spec: the profile's ``expression`` mapping.
@@ -190,7 +291,14 @@ def load_targets(spec: Mapping[str, Any], cache_dir: str | os.PathLike | None = 
 
     spec = expression_spec(spec)
     paths = download.fetch_expression(spec, cache_dir, progress=progress)
-    df, report = load_expression(paths, spec)
+    samples = None
+    if spec["samples"] is not None:
+        from cornlib.data.filespec import file_spec
+        from cornlib.paths import cache_dir as default_cache
+
+        samples = download.fetch(file_spec(spec["samples"], "expression.samples"),
+                                 default_cache(cache_dir) / "expression", progress=progress)
+    df, report = load_expression(paths, spec, samples=samples)
     df.attrs["report"] = report
     return df
 

@@ -1,5 +1,11 @@
-"""What a remote file should be: its spec (URL, hash, size) from a profile, and published
-checksums (Ensembl's BSD ``sum`` ``CHECKSUMS`` files and ``md5sum`` lists)."""
+"""What a file of a profile should be: its spec (URL or local path, hash, size), and published
+checksums (Ensembl's BSD ``sum`` ``CHECKSUMS`` files and ``md5sum`` lists).
+
+Every place of a profile that takes a URL (genome FASTA and GFF3, protein FASTA, expression
+tables) also takes a local path (``/data/lab/genome.fa.gz``, ``~/x.gff3`` or ``file:///…``): a
+local file is checked to exist when its entry is read, verified against ``size``/``sha256``/``md5``
+when given, and read in place (nothing is copied or downloaded).
+"""
 
 from __future__ import annotations
 
@@ -13,16 +19,16 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 GENOME_KEYS = {"name", "label", "fasta", "gff", "checksums"}
-FILE_KEYS = {"url", "sha256", "md5", "size", "checksums_url"}
+FILE_KEYS = {"url", "path", "sha256", "md5", "size", "checksums_url"}
 CHECKSUM_SOURCES = {None, "none", "ensembl"}
 
 
 @dataclass(frozen=True)
 class FileSpec:
-    """One remote file and what is known about it.
+    """One file, remote or local, and what is known about it.
 
     Attributes:
-        url: ``http(s)://`` address.
+        url: ``http(s)://`` address, or the absolute path of a local file.
         known_hash: pooch-style hash, ``sha256:<hex>`` or ``md5:<hex>``, or ``None``.
         size: exact size in bytes, or ``None``.
         bsd_sum: ``(checksum, 1 KiB blocks)`` as printed by ``sum -r`` (Ensembl ``CHECKSUMS``).
@@ -37,8 +43,13 @@ class FileSpec:
 
     @property
     def name(self) -> str:
-        """The file name at the end of the URL."""
+        """The file name at the end of the URL (or path)."""
         return url_name(self.url)
+
+    @property
+    def is_local(self) -> bool:
+        """True for a local file (``url`` is then its absolute path)."""
+        return not is_url(self.url)
 
 
 # --- specs -------------------------------------------------------------------------------------
@@ -52,29 +63,66 @@ def url_name(url: str) -> str:
     return name
 
 
-def file_spec(entry: str | Mapping[str, Any] | FileSpec, where: str = "file") -> FileSpec:
-    """Read a file entry of a profile: a URL string or ``{url, sha256, md5, size, checksums_url}``.
+def is_url(text: str) -> bool:
+    """True for an ``http(s)://`` address (anything else of a profile's files is a local path)."""
+    return urlsplit(str(text)).scheme in {"http", "https"}
+
+
+def local_path(text: str | os.PathLike, where: str = "file") -> Path:
+    """The absolute path of a local file entry (``~`` expanded, ``file://`` removed), checked.
+
+    Raises:
+        ValueError: another URL scheme than ``file`` (``ftp://``: give the https address).
+        FileNotFoundError: the file does not exist (naming ``where`` and the path).
+    """
+    text = os.fspath(text)
+    scheme = urlsplit(text).scheme
+    if scheme == "file":
+        text = urlsplit(text).path
+    elif len(scheme) > 1:  # one letter: a Windows drive
+        raise ValueError(f"{where}: {text!r} is neither a local path nor an http(s) URL "
+                         "(Ensembl's FTP site is also served over https://ftp.ensemblgenomes.ebi.ac.uk)")
+    path = Path(text).expanduser().resolve()
+    if not path.is_file():
+        hint = (" (it is a folder: name the file inside it)" if path.is_dir() else
+                "" if path.parent.is_dir() else f" (its folder {path.parent} does not exist either)")
+        raise FileNotFoundError(f"{where}: local file {path} does not exist{hint}")
+    return path
+
+
+def file_spec(entry: str | os.PathLike | Mapping[str, Any] | FileSpec,
+              where: str = "file") -> FileSpec:
+    """Read a file entry of a profile: a URL or local path, or ``{url | path, sha256, md5, size,
+    checksums_url}``.
+
+    A local path is checked to exist here (see :func:`local_path`) and stored absolute in ``url``.
 
     Args:
         entry: the profile value.
         where: what the entry is, for error messages (``species[0].fasta``).
 
     Raises:
-        ValueError: unknown keys, a missing or non-HTTP URL, a malformed hash or size.
+        ValueError: unknown keys, a missing URL or a non-HTTP one, a malformed hash or size.
+        FileNotFoundError: a local file that does not exist.
     """
     if isinstance(entry, FileSpec):
         return entry
-    if isinstance(entry, str):
-        entry = {"url": entry}
+    if isinstance(entry, (str, os.PathLike)):
+        entry = {"url": os.fspath(entry)}
     if not isinstance(entry, Mapping):
-        raise ValueError(f"{where}: expected a URL or a mapping with 'url', not {type(entry).__name__}")
+        raise ValueError(f"{where}: expected a URL, a path or a mapping with 'url', "
+                         f"not {type(entry).__name__}")
     unknown = set(entry) - FILE_KEYS
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(FILE_KEYS)}")
-    url = entry.get("url")
-    if not isinstance(url, str) or urlsplit(url).scheme not in {"http", "https"}:
-        raise ValueError(f"{where}: 'url' must be an http(s) URL, not {url!r} "
-                         "(Ensembl's FTP site is also served over https://ftp.ensemblgenomes.ebi.ac.uk)")
+    if "url" in entry and "path" in entry:
+        raise ValueError(f"{where}: give one of 'url' or 'path', not both")
+    url = entry.get("url", entry.get("path"))
+    if not isinstance(url, (str, os.PathLike)) or not os.fspath(url):
+        raise ValueError(f"{where}: 'url' must be an http(s) URL or a local path, not {url!r}")
+    url = os.fspath(url)
+    if not is_url(url):
+        url = str(local_path(url, where))
     url_name(url)
     sha256, md5 = entry.get("sha256"), entry.get("md5")
     if sha256 and md5:
@@ -132,7 +180,8 @@ def genome_spec(spec: Mapping[str, Any], where: str = "species") -> dict[str, An
             files[key] = None
             continue
         fs = file_spec(entry, f"{where} ({name}).{key}")
-        if checksums == "ensembl" and fs.checksums_url is None and fs.known_hash is None:
+        if (checksums == "ensembl" and fs.checksums_url is None and fs.known_hash is None
+                and not fs.is_local):
             fs = replace(fs, checksums_url=fs.url.rsplit("/", 1)[0] + "/CHECKSUMS")
         files[key] = fs
     return {"name": name, "label": str(spec.get("label") or name), **files}

@@ -71,6 +71,10 @@ for _cls, _letters in enumerate((b"AT", b"GC", b"N", IUPAC_AMBIGUITY.encode())):
 _TO_N = bytes.maketrans((IUPAC_AMBIGUITY + IUPAC_AMBIGUITY.lower()).encode(),
                         b"N" * len(IUPAC_AMBIGUITY) + b"n" * len(IUPAC_AMBIGUITY))
 
+#: The settings that shape a promoter (chapter 02's parameters), recorded by every model.
+PROMOTER_KEYS = ("upstream", "downstream", "trim_neighbours", "min_length", "max_n_fraction",
+                 "edge_policy", "soft_mask", "biotypes", "iupac")
+
 
 def check_parameters(*, upstream: int, downstream: int, trim_neighbours: bool, min_length: int,
                      max_n_fraction: float, edge_policy: str, soft_mask: str,

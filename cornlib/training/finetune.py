@@ -252,10 +252,12 @@ def species_datasets(data, seq_length: int, species: str,
 def head_fields(data, *, dropout: float = 0.1, loss: str = "mse",
                 targets: Sequence[str] | None = None) -> dict[str, Any]:
     """The regression head's config fields: ``n_targets``, the targets' names, scaling and
-    units (:func:`target_fields`), ``head_dropout`` and ``loss``."""
+    units (:func:`target_fields`), ``head_dropout``, ``loss`` and how the promoters were cut
+    (``promoter_settings``, ``None`` when the data records none)."""
     targets = list(data.tissues if targets is None else targets)
     return {"n_targets": len(targets), **target_fields(data, targets),
-            "head_dropout": dropout, "loss": loss}
+            "head_dropout": dropout, "loss": loss,
+            "promoter_settings": getattr(data, "promoter_settings", None) or None}
 
 
 def initial_model(head: dict[str, Any], *, encoder: str | os.PathLike | None = None,
