@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from cornlib.interpret import perturb
-from cornlib.sequence import BASES, normalize_all
+from cornlib.sequence import BASES, encode_fixed, normalize_all
 
 
 def mutants(seq: str, positions: Sequence[int] | None = None) -> tuple[list[str], np.ndarray]:
@@ -81,3 +81,31 @@ def position_scores(delta: np.ndarray, how: str = "max_abs") -> np.ndarray:
         if how == "mean_abs":
             return np.nanmean(np.abs(delta), axis=2)
     raise ValueError(f"how must be 'max_abs' or 'mean_abs', not {how!r}")
+
+
+def zero_share(delta: np.ndarray, sequences: Sequence[str]) -> dict[str, float]:
+    """How much of a model's mutagenesis is exactly flat.
+
+    ``substitutions``: the share of substitutions (every non-reference base of every scored
+    position, every target) whose predicted effect is exactly 0; ``positions``: the share of
+    scored positions × targets where no substitution changes the prediction at all, so that
+    :func:`position_scores` ties them at 0. A model that max-pools bins ignores a change that
+    does not alter any bin's maximum, which leaves such ties.
+
+    Args:
+        delta: ``(N, L, 4, T)`` from :func:`saturation` (NaN rows, e.g. sequences not scored,
+            are left out).
+        sequences: the sequences of ``delta``'s rows.
+    """
+    seqs = normalize_all(sequences)
+    if len(seqs) != delta.shape[0]:
+        raise ValueError(f"{len(seqs)} sequences for {delta.shape[0]} rows of effects")
+    codes = encode_fixed(seqs, length=delta.shape[1], align="start")
+    ref = np.eye(5, 4, dtype=bool)[codes][..., None]  # (N, L, 4, 1): the reference base
+    scored = np.isfinite(delta)
+    subs = scored & ~ref
+    pos = scored.any(axis=2)
+    flat = np.where(scored, delta == 0, True).all(axis=2) & pos
+    n_subs, n_pos = int(subs.sum()), int(pos.sum())
+    return {"substitutions": float((subs & (delta == 0)).sum() / n_subs) if n_subs else np.nan,
+            "positions": float(flat.sum() / n_pos) if n_pos else np.nan}

@@ -45,3 +45,28 @@ def compact(table: pd.DataFrame, digits: int = 3,
     for c in table.columns:
         out[c] = [_cell(v, formats.get(c), digits) for v in table[c].tolist()]
     return out
+
+
+def intervals(table: pd.DataFrame, index: str | list[str], columns: str = "metric",
+              digits: int = 3, sign: bool = False) -> pd.DataFrame:
+    """A long table of estimates (``value``, ``ci_low``, ``ci_high``) as a wide page table:
+    one row per ``index``, one column per value of ``columns``, each cell
+    ``value [ci_low, ci_high]`` as text (``+`` on positive numbers with ``sign``;
+    :data:`MISSING` for an undefined value)."""
+    f = f"{{:{'+' if sign else ''}.{digits}f}}"
+
+    def cell(r) -> str:
+        if not np.isfinite(r["value"]):
+            return MISSING
+        if not (np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"])):
+            return f.format(r["value"])
+        return (f"{f.format(r['value'])} [{f.format(r['ci_low'])}, "
+                f"{f.format(r['ci_high'])}]")
+
+    text = table.assign(_cell=table.apply(cell, axis=1))
+    wide = text.pivot(index=index, columns=columns, values="_cell")
+    order = list(pd.unique(table[columns]))
+    rows = pd.unique(pd.MultiIndex.from_frame(table[index]) if isinstance(index, list)
+                     else table[index])
+    wide = wide.reindex(index=rows, columns=order).rename_axis(columns=None)
+    return wide.fillna(MISSING)
