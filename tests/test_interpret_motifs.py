@@ -242,3 +242,13 @@ def test_null_calls_match_found_and_shuffled_patterns():
     assert np.isclose(found.loc[("m", "shuffled"), list(im.CALLS)].sum(), 1.0)
     assert found.loc[("empty", "found"), "patterns"] == 0
     assert found.loc[("empty", "found"), list(im.CALLS)].isna().all()
+
+
+def test_family_matrices_hold_the_drivers_and_their_kin():
+    jaspar = load_plant_motifs()
+    kin = im.family_matrices(jaspar, [DOF])
+    assert DOF in kin and len(kin) < len(jaspar)
+    dof_family = im._families(next(m.family for m in jaspar if m.matrix_id == DOF))
+    assert all(im._families(m.family) & dof_family for m in jaspar if m.matrix_id in kin)
+    with pytest.raises(ValueError, match="driver NOPE"):
+        im.family_matrices(jaspar, ["NOPE"])

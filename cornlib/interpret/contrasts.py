@@ -208,6 +208,8 @@ def model_differences(table: pd.DataFrame, model: str, reference: str,
                       **kw) -> pd.DataFrame:
     """:func:`paired` of ``model`` minus ``reference`` for each method both ran (or
     ``methods``), over every tissue (``overall``) and, with ``by_target``, per tissue too."""
+    if table.empty:
+        return paired(table, [], **kw)
     if methods is None:
         have = table.groupby("model")["method"].unique()
         methods = [m for m in have[model] if m in set(have[reference])]
@@ -217,3 +219,31 @@ def model_differences(table: pd.DataFrame, model: str, reference: str,
         out += [paired(sub, pairs, target=t, **kw)
                 for t, sub in table.groupby("target", sort=False)]
     return pd.concat(out, ignore_index=True)
+
+
+def choice_table(chosen: Mapping[str, str], valid: pd.DataFrame, test: pd.DataFrame,
+                 metric: str = "auprc") -> pd.DataFrame:
+    """Each model's ``chosen`` method, its mean ``metric`` on ``valid`` (a
+    :func:`per_sequence` table) and its estimate on test (a :func:`summary` table: ``value``,
+    ``ci_low``, ``ci_high``), one row per model."""
+    rows = []
+    for model, method in chosen.items():
+        v = valid[(valid["model"] == model) & (valid["method"] == method)][metric].mean()
+        t = test[(test["model"] == model) & (test["method"] == method)
+                 & (test["metric"] == metric)]
+        if t.empty:
+            raise ValueError(f"the test summary has no {metric} of {model} / {method}")
+        rows.append({"model": model, "method": method, "valid": float(v),
+                     **t.iloc[0][["value", "ci_low", "ci_high"]].to_dict()})
+    return pd.DataFrame(rows, columns=["model", "method", "valid", "value", "ci_low",
+                                       "ci_high"])
+
+
+def verdict_counts(differences: pd.DataFrame, by: str = "model",
+                   metric: str = "auprc") -> pd.DataFrame:
+    """How many of the :func:`paired` rows of ``metric`` are ``better``, ``worse``,
+    ``indistinguishable`` (columns, 0 where none) per ``by`` (rows)."""
+    rows = differences[differences["metric"] == metric]
+    words = ["better", "worse", "indistinguishable"]
+    counts = pd.crosstab(rows[by], rows["verdict"]).reindex(columns=words, fill_value=0)
+    return counts.rename_axis(index=by, columns=None)

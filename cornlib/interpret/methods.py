@@ -143,3 +143,12 @@ def agreement_by_model(scores: dict[str, dict[str, np.ndarray]],
     rows = pd.concat([agreement(s, reference).assign(model=m) for m, s in scores.items()])
     wide = rows.pivot(index="method", columns="model", values="spearman_median")
     return wide[list(scores)]
+
+
+def seconds_per_gene(seconds: pd.DataFrame, n_genes: int, n_perturbed: int) -> pd.DataFrame:
+    """:func:`by_model`'s seconds divided by the genes each method scored (``n_perturbed``
+    for ISM and the k-mer flips, ``n_genes`` for the gradient methods), with a ``genes``
+    column."""
+    genes = pd.Series([n_perturbed if is_perturbation(m) else n_genes for m in seconds.index],
+                      index=seconds.index)
+    return seconds.div(genes, axis=0).assign(genes=genes)

@@ -356,6 +356,21 @@ def pattern_calls(matches: pd.DataFrame, driver_ids: Sequence[str], *, q: float 
     return pd.Series(calls, name="call", dtype=object).rename_axis("pattern")
 
 
+def family_matrices(motifs: Sequence[Motif], driver_ids: Sequence[str]) -> list[str]:
+    """IDs of the ``motifs`` that share a TF family with one of the drivers (the drivers'
+    own included): every one a pattern can match to count as ``found (same family)``.
+
+    Raises:
+        ValueError: a driver is not among ``motifs``.
+    """
+    family = {m.matrix_id: m.family for m in motifs}
+    missing = [d for d in driver_ids if d not in family]
+    if missing:
+        raise ValueError(f"driver {missing[0]} is not among the {len(family)} motifs")
+    kin = set().union(*(_families(family[d]) for d in driver_ids)) if driver_ids else set()
+    return [m.matrix_id for m in motifs if _families(m.family) & kin]
+
+
 def null_calls(found: Mapping[str, Sequence[Pattern]], motifs: Sequence[Motif],
                driver_ids: Sequence[str], *, shuffles: int = 10, q: float = 0.05,
                seed: int = 0) -> pd.DataFrame:
@@ -391,7 +406,7 @@ def _hit_fields(hit) -> tuple:
 
 __all__ = ["MATCH_COLUMNS", "COMPARE_COLUMNS", "Pattern", "discover", "seqlet_table", "match", "compare",
            "verdict_table", "VERDICT_KEYS", "verdict_counts", "from_gradients", "shuffled", "CALLS",
-           "pattern_calls", "null_calls"]
+           "pattern_calls", "family_matrices", "null_calls"]
 
 
 def compile_kernels(seed: int = 0) -> None:
