@@ -294,9 +294,15 @@ def test_zero_share_counts_flat_substitutions():
     delta[0, 0, 1] = 0.5  # "AC": one substitution of A moves the prediction
     delta[0, 2] = np.nan  # past the end of "AC"
     delta[1] = np.nan  # not scored
+    delta[0, 1, 0] = 1e-8  # rounding, not an effect
     share = ism.zero_share(delta, ["AC", "GG"])
     assert share["substitutions"] == pytest.approx(5 / 6)
     assert share["positions"] == pytest.approx(1 / 2)
+    assert ism.zero_share(delta, ["AC", "GG"], atol=0)["substitutions"] == pytest.approx(4 / 6)
+    masks = np.zeros((2, 3, 1), bool)
+    masks[0, 0] = True  # the site is the position that moves
+    split = ism.zero_share(delta, ["AC", "GG"], masks)
+    assert (split["sites"], split["elsewhere"]) == (0.0, 1.0)
     with pytest.raises(ValueError, match="1 sequences for 2 rows"):
         ism.zero_share(delta, ["AC"])
 
@@ -344,6 +350,9 @@ def test_paired_differences_use_the_genes_both_scored():
     assert auprc.loc[1, ["value", "ci_low", "ci_high"]].tolist() == [0.0, 0.0, 0.0]
     assert auprc.loc[1, "verdict"] == "indistinguishable"
     assert auprc.loc[2, "genes"] == 6 and auprc.loc[2, "verdict"] == "worse"
+    two = table[table["gene_id"].isin(["g0", "g1"])]
+    lone = contrasts.paired(two, [(("a", "perfect"), ("a", "noise"))], n_bootstrap=20)
+    assert lone["verdict"].eq("undefined").all() and lone["ci_low"].isna().all()
     with pytest.raises(ValueError, match="c / noise is not in the table"):
         contrasts.paired(table, [(("c", "noise"), ("a", "noise"))])
 

@@ -26,6 +26,8 @@ from cornlib.interpret import recovery
 
 #: Per-sequence metrics of :func:`per_sequence`, in the order tables show them.
 METRICS: tuple[str, ...] = ("auroc", "auprc", "auprc_norm")
+#: Fewest genes a paired difference needs for an interval (one gene resamples to itself).
+MIN_GENES = 3
 #: Columns of :func:`summary`.
 SUMMARY_COLUMNS = ["model", "method", "genes", "pairs", "metric", "value", "ci_low", "ci_high"]
 #: Columns of :func:`paired`.
@@ -147,7 +149,8 @@ def paired(table: pd.DataFrame, pairs: Sequence[tuple[tuple[str, str], tuple[str
     Returns:
         Long table :data:`PAIRED_COLUMNS`: ``share_positive`` is the share of resamples with a
         difference above 0; ``verdict`` is ``better``, ``worse`` or ``indistinguishable``
-        (the interval against 0), or ``undefined``.
+        (the interval against 0), or ``undefined`` (no interval: fewer than
+        :data:`MIN_GENES` genes).
 
     Raises:
         ValueError: a side of a pair is not in ``table``, or the two share no gene × tissue.
@@ -171,7 +174,8 @@ def paired(table: pd.DataFrame, pairs: Sequence[tuple[tuple[str, str], tuple[str
             pa, ra = _mean_reps(*_gene_sums(a, m, genes), draws)
             pb, rb = _mean_reps(*_gene_sums(b, m, genes), draws)
             diff = ra - rb
-            lo, hi = resample.interval(diff, pa - pb, ci, "percentile")
+            lo, hi = (resample.interval(diff, pa - pb, ci, "percentile")
+                      if len(genes) >= MIN_GENES else (np.nan, np.nan))
             share = float(np.mean(diff > 0)) if diff.size else np.nan
             words = verdict(lo, hi, better="better", worse="worse",
                             tie="indistinguishable", undefined="undefined")
