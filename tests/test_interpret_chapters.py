@@ -405,3 +405,17 @@ def test_intervals_table_is_one_text_cell_per_metric():
     assert wide.loc["a", "y"] == "-0.25"
     assert wide.loc["b", "x"] == tables.MISSING and wide.loc["b", "y"] == tables.MISSING
     assert list(wide.columns) == ["x", "y"]
+
+
+def test_recovery_scores_equal_scikit_learn_with_ties():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n = int(rng.integers(5, 300))
+        y = rng.random(n) < rng.uniform(0.02, 0.5)
+        y[0], y[1] = True, False
+        x = np.round(rng.normal(size=n), int(rng.integers(0, 3)))  # rounding makes ties
+        ap, roc = recovery._scores(y, x)
+        assert ap == pytest.approx(average_precision_score(y, x), abs=1e-12)
+        assert roc == pytest.approx(roc_auc_score(y, x), abs=1e-12)

@@ -249,5 +249,7 @@ def verdict_counts(differences: pd.DataFrame, by: str = "model",
     ``indistinguishable`` (columns, 0 where none) per ``by`` (rows)."""
     rows = differences[differences["metric"] == metric]
     words = ["better", "worse", "indistinguishable"]
+    if rows.empty:
+        return pd.DataFrame(columns=words, dtype=int).rename_axis(index=by)
     counts = pd.crosstab(rows[by], rows["verdict"]).reindex(columns=words, fill_value=0)
     return counts.rename_axis(index=by, columns=None)

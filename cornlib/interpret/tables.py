@@ -54,6 +54,8 @@ def intervals(table: pd.DataFrame, index: str | list[str], columns: str = "metri
     ``value [ci_low, ci_high]`` as text (``+`` on positive numbers with ``sign``;
     :data:`MISSING` for an undefined value)."""
     f = f"{{:{'+' if sign else ''}.{digits}f}}"
+    if table.empty:
+        return pd.DataFrame(index=pd.Index([], name=None if isinstance(index, list) else index))
 
     def cell(r) -> str:
         if not np.isfinite(r["value"]):
