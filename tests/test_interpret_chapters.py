@@ -375,6 +375,9 @@ def test_best_method_on_common_genes_and_the_differences_it_drives():
     models_ = contrasts.model_differences(table, "a", "b", by_target=True, n_bootstrap=20)
     assert set(models_["method"]) == {"perfect", "noise"}
     assert set(models_["target"]) == {"overall", "t1", "t2"}
+    counts = contrasts.verdict_counts(diff)
+    assert counts.columns.tolist() == ["better", "worse", "indistinguishable", "undefined"]
+    assert counts.loc["a"].sum() == 2
 
 
 def test_draw_genes_nests_the_perturbed_genes_and_relation_words():

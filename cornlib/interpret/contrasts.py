@@ -246,9 +246,9 @@ def choice_table(chosen: Mapping[str, str], valid: pd.DataFrame, test: pd.DataFr
 def verdict_counts(differences: pd.DataFrame, by: str = "model",
                    metric: str = "auprc") -> pd.DataFrame:
     """How many of the :func:`paired` rows of ``metric`` are ``better``, ``worse``,
-    ``indistinguishable`` (columns, 0 where none) per ``by`` (rows)."""
+    ``indistinguishable`` or ``undefined`` (columns, 0 where none) per ``by`` (rows)."""
     rows = differences[differences["metric"] == metric]
-    words = ["better", "worse", "indistinguishable"]
+    words = ["better", "worse", "indistinguishable", "undefined"]
     if rows.empty:
         return pd.DataFrame(columns=words, dtype=int).rename_axis(index=by)
     counts = pd.crosstab(rows[by], rows["verdict"]).reindex(columns=words, fill_value=0)
