@@ -66,7 +66,7 @@ def site_masks(truth: pd.DataFrame, card: dict[str, Any], gene_ids: Sequence[str
 def _scores(positive: np.ndarray, score: np.ndarray) -> tuple[float, float]:
     """Average precision and AUROC of ``score`` for ``positive`` (both classes present), as
     scikit-learn's ``average_precision_score`` and ``roc_auc_score`` compute them (ties share
-    a threshold, AUROC from mean ranks), ~50 times faster on one promoter."""
+    a threshold, AUROC from mean ranks), ~20 times faster on one promoter."""
     from scipy.stats import rankdata
 
     y = np.asarray(positive, bool)
