@@ -259,3 +259,169 @@ def test_verdict_counts_fill_every_status():
     assert counts.index.tolist() == ["t", "c"]
     assert counts.columns.tolist() == ["found", "family", "missed", "invented"]
     assert counts.loc["t"].tolist() == [1, 0, 2, 0] and counts.loc["c"].tolist() == [0, 0, 0, 1]
+
+
+def _tiny_cnn(n_targets=2, length=32):
+    torch.manual_seed(0)
+    return predictor.from_model(models.PromoterCNN(models.PromoterCNNConfig(
+        seq_length=length, n_targets=n_targets, channels=[4], kernel_sizes=[5],
+        pool_sizes=[1], hidden_size=8)).eval())
+
+
+def test_importance_perturbs_only_the_given_genes():
+    from cornlib.interpret import ism
+
+    p = _tiny_cnn()
+    seqs = ["ACGTTGCAAC" * 2, "GATTACAGATTACA", "CCGGAATT" * 3]
+    kw = dict(kmer_ks=(3,), kmer_draws=1, ig_steps=2, progress=False)
+    scores, delta, timing = methods.importance(p, seqs, perturb=[1], **kw)
+    assert set(timing["genes"]) == {1, 3}  # perturbation on one, gradients on all
+    for name in ("ism", "kmer_flip_3"):
+        assert np.isnan(scores[name][[0, 2]]).all()
+        assert np.isfinite(scores[name][1, :14]).all()
+    assert np.isfinite(scores["grad_x_input"][2, :24]).all()
+    alone = ism.saturation(p, seqs[1:2], progress=False)
+    assert np.allclose(delta[1, :14], alone[0], equal_nan=True)
+    assert np.isnan(delta[0]).all()
+    full, _, _ = methods.importance(p, seqs, **kw)
+    assert np.allclose(full["grad_x_input"], scores["grad_x_input"], equal_nan=True)
+    with pytest.raises(ValueError, match="perturb index 3"):
+        methods.importance(p, seqs, perturb=[3], **kw)
+
+
+def test_zero_share_counts_flat_substitutions():
+    from cornlib.interpret import ism
+
+    delta = np.zeros((2, 3, 4, 1), np.float32)
+    delta[0, 0, 1] = 0.5  # "AC": one substitution of A moves the prediction
+    delta[0, 2] = np.nan  # past the end of "AC"
+    delta[1] = np.nan  # not scored
+    delta[0, 1, 0] = 1e-8  # rounding, not an effect
+    share = ism.zero_share(delta, ["AC", "GG"])
+    assert share["substitutions"] == pytest.approx(5 / 6)
+    assert share["positions"] == pytest.approx(1 / 2)
+    assert ism.zero_share(delta, ["AC", "GG"], atol=0)["substitutions"] == pytest.approx(4 / 6)
+    masks = np.zeros((2, 3, 1), bool)
+    masks[0, 0] = True  # the site is the position that moves
+    split = ism.zero_share(delta, ["AC", "GG"], masks)
+    assert (split["sites"], split["elsewhere"]) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="1 sequences for 2 rows"):
+        ism.zero_share(delta, ["AC"])
+
+
+def _per_sequence_case():
+    from cornlib.interpret import contrasts
+
+    rng = np.random.default_rng(0)
+    n, length, t = 12, 40, 2
+    masks = np.zeros((n, length, t), bool)
+    masks[:, 10:15] = True
+    perfect = masks.astype(float) + rng.uniform(0, 0.1, masks.shape)
+    noise = rng.uniform(0, 1, masks.shape)
+    few = noise.copy()
+    few[6:] = np.nan  # scored on the first six genes only
+    scores = {"a": {"perfect": perfect, "noise": noise, "few": few},
+              "b": {"perfect": noise, "noise": noise}}
+    ids = [f"g{i}" for i in range(n)]
+    return contrasts, contrasts.per_sequence(scores, masks, ["t1", "t2"], ids)
+
+
+def test_per_sequence_scores_and_their_summary():
+    contrasts, table = _per_sequence_case()
+    assert list(table.columns) == ["model", "method", "gene_id", "target", "auroc",
+                                   "auprc", "chance", "auprc_norm"]
+    perfect = table[(table["model"] == "a") & (table["method"] == "perfect")]
+    assert np.allclose(perfect[["auroc", "auprc", "auprc_norm"]], 1.0)
+    assert np.allclose(perfect["chance"], 5 / 40)
+    assert len(table[table["method"] == "few"]) == 6 * 2
+    s = contrasts.summary(table, n_bootstrap=50)
+    assert list(s.columns) == contrasts.SUMMARY_COLUMNS
+    row = s[(s["model"] == "a") & (s["method"] == "few") & (s["metric"] == "auroc")].iloc[0]
+    assert row["genes"] == 6 and row["pairs"] == 12
+    assert row["ci_low"] <= row["value"] <= row["ci_high"]
+
+
+def test_paired_differences_use_the_genes_both_scored():
+    contrasts, table = _per_sequence_case()
+    d = contrasts.paired(table, [(("a", "perfect"), ("a", "noise")),
+                                 (("a", "noise"), ("b", "noise")),
+                                 (("a", "few"), ("a", "perfect"))], n_bootstrap=200)
+    assert list(d.columns) == contrasts.PAIRED_COLUMNS
+    auprc = d[d["metric"] == "auprc"].reset_index(drop=True)
+    assert auprc.loc[0, "verdict"] == "better" and auprc.loc[0, "ci_low"] > 0
+    assert auprc.loc[1, ["value", "ci_low", "ci_high"]].tolist() == [0.0, 0.0, 0.0]
+    assert auprc.loc[1, "verdict"] == "indistinguishable"
+    assert auprc.loc[2, "genes"] == 6 and auprc.loc[2, "verdict"] == "worse"
+    two = table[table["gene_id"].isin(["g0", "g1"])]
+    lone = contrasts.paired(two, [(("a", "perfect"), ("a", "noise"))], n_bootstrap=20)
+    assert lone["verdict"].eq("undefined").all() and lone["ci_low"].isna().all()
+    with pytest.raises(ValueError, match="c / noise is not in the table"):
+        contrasts.paired(table, [(("c", "noise"), ("a", "noise"))])
+
+
+def test_best_method_on_common_genes_and_the_differences_it_drives():
+    contrasts, table = _per_sequence_case()
+    assert contrasts.best_methods(table)["a"] == "perfect"
+    # "perfect" wins on the mean over all its genes (0.6 against 0.5), but only thanks to the
+    # six genes "few" did not score: on the genes every method scored, "few" wins.
+    lucky = table.copy()
+    first = lucky["gene_id"].isin([f"g{i}" for i in range(6)])
+    lucky.loc[lucky["method"] == "perfect", "auprc"] = np.where(first, 0.2, 1.0)[
+        (lucky["method"] == "perfect").to_numpy()]
+    lucky.loc[lucky["method"] == "few", "auprc"] = 0.5
+    lucky.loc[lucky["method"] == "noise", "auprc"] = 0.1
+    assert contrasts.best_methods(lucky)["a"] == "few"
+    diff = contrasts.method_differences(table, {"a": "perfect"}, n_bootstrap=20)
+    assert diff[["reference_method"]].drop_duplicates()["reference_method"].tolist() == [
+        "noise", "few"]
+    models_ = contrasts.model_differences(table, "a", "b", by_target=True, n_bootstrap=20)
+    assert set(models_["method"]) == {"perfect", "noise"}
+    assert set(models_["target"]) == {"overall", "t1", "t2"}
+    counts = contrasts.verdict_counts(diff)
+    assert counts.columns.tolist() == ["better", "worse", "indistinguishable", "undefined"]
+    assert counts.loc["a"].sum() == 2
+
+
+def test_draw_genes_nests_the_perturbed_genes_and_relation_words():
+    from cornlib.interpret import contrasts
+
+    genes = pd.DataFrame({"gene_id": [f"g{i}" for i in range(10)]})
+    truth = pd.DataFrame({"gene_id": [f"g{i}" for i in range(0, 10, 2)], "role": "driver"})
+    drawn, sub = contrasts.draw_genes(genes, truth, 4, 2, seed=1)
+    assert len(drawn) == 4 and drawn["gene_id"].isin(truth["gene_id"]).all()
+    assert len(sub) == 2 and list(sub) == sorted(sub) and sub.max() < 4
+    again, sub2 = contrasts.draw_genes(genes, None, 20, 3, seed=1)
+    assert len(again) == 10 and len(sub2) == 3
+    with pytest.raises(ValueError, match="positive"):
+        contrasts.draw_genes(genes, None, 0, 1)
+    ref = contrasts.KOO_PLOENZKE_AUROC
+    assert contrasts.relation([0.5, 0.6], ref) == "below"
+    assert contrasts.relation([0.7, 0.8], ref) == "within"
+    assert contrasts.relation([0.55, 0.8], ref) == "overlapping"
+    assert contrasts.relation([0.95], ref) == "above"
+
+
+def test_recovery_scores_equal_scikit_learn_with_ties():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n = int(rng.integers(5, 300))
+        y = rng.random(n) < rng.uniform(0.02, 0.5)
+        y[0], y[1] = True, False
+        x = np.round(rng.normal(size=n), int(rng.integers(0, 3)))  # rounding makes ties
+        ap, roc = recovery._scores(y, x)
+        assert ap == pytest.approx(average_precision_score(y, x), abs=1e-12)
+        assert roc == pytest.approx(roc_auc_score(y, x), abs=1e-12)
+
+
+def test_wide_shows_a_value_without_its_undefined_interval():
+    from cornlib.evaluate import resample
+
+    long = pd.DataFrame({"model": ["a", "a", "b"], "metric": ["x", "y", "x"],
+                         "value": [0.5, -0.25, np.nan], "ci_low": [0.4, np.nan, np.nan],
+                         "ci_high": [0.6, np.nan, np.nan]})
+    wide = resample.wide(long, "model", digits=2)
+    assert wide.loc["a", "x"] == "0.50 [0.40, 0.60]"
+    assert wide.loc["a", "y"] == "-0.25"
+    assert wide.loc["b", "x"] == "—" and wide.loc["b", "y"] == "—"

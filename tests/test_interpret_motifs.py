@@ -197,3 +197,58 @@ def test_discover_survives_windows_without_attributions():
 def test_compare_without_any_match_misses_every_driver():
     table = im.compare(im.match([]), ["MA1270.2", "MA2030.2"], families={}, names={})
     assert table["status"].tolist() == ["missed", "missed"]
+
+
+def _as_pattern(name, ppm):
+    seqlets = pd.DataFrame(columns=["sequence", "start", "end", "strand"])
+    return im.Pattern(name, "positive", 10, ppm, ppm, seqlets)
+
+
+def test_shuffled_patterns_keep_their_columns_in_another_order():
+    ppm = np.eye(4)[[0, 1, 2, 3, 3, 2]].astype(float)
+    copies = im.shuffled([_as_pattern("pos_0", ppm)], 5, seed=1)
+    assert [c.name for c in copies] == [f"pos_0~{i}" for i in range(5)]
+    for c in copies:
+        assert c.length == 6 and np.allclose(np.sort(c.ppm, axis=0), np.sort(ppm, axis=0))
+        assert c.seqlets.empty
+    assert any(not np.allclose(c.ppm, ppm) for c in copies)
+    assert im.shuffled([_as_pattern("p", ppm)], 0) == []
+    with pytest.raises(ValueError, match="n must be"):
+        im.shuffled([], -1)
+
+
+def test_pattern_calls_from_driver_to_no_match():
+    matches = pd.DataFrame([
+        _row("p_driver", 1, "SIB1", "DOF", 1e-6),
+        _row("p_driver", 2, "DRV1", "DOF", 1e-5),     # a driver's own matrix, lower rank
+        _row("p_family", 1, "SIB2", "myb/SANT", 1e-4),
+        _row("p_other", 1, "OTHER", "WRKY", 1e-5),
+        _row("p_none", 1, "DRV1", "DOF", 0.5),        # not significant
+    ], columns=im.MATCH_COLUMNS)
+    calls = im.pattern_calls(matches, ["DRV1", "DRV2"], families={"DRV1": "DOF", "DRV2": "MYB"})
+    assert calls.to_dict() == {"p_driver": "driver", "p_family": "driver family",
+                               "p_other": "other motif", "p_none": "no match"}
+
+
+def test_null_calls_match_found_and_shuffled_patterns():
+    jaspar = load_plant_motifs()
+    dof = next(m for m in jaspar if m.matrix_id == DOF)
+    real = _as_pattern("pos_0", dof.probabilities())
+    table = im.null_calls({"m": [real], "empty": []}, jaspar, [DOF], shuffles=4, seed=0)
+    assert table.columns.tolist() == ["model", "source", "patterns", *im.CALLS]
+    found = table.set_index(["model", "source"])
+    assert found.loc[("m", "found"), "driver"] == 1.0
+    assert found.loc[("m", "shuffled"), "patterns"] == 4
+    assert np.isclose(found.loc[("m", "shuffled"), list(im.CALLS)].sum(), 1.0)
+    assert found.loc[("empty", "found"), "patterns"] == 0
+    assert found.loc[("empty", "found"), list(im.CALLS)].isna().all()
+
+
+def test_family_matrices_hold_the_drivers_and_their_kin():
+    jaspar = load_plant_motifs()
+    kin = im.family_matrices(jaspar, [DOF])
+    assert DOF in kin and len(kin) < len(jaspar)
+    dof_family = im._families(next(m.family for m in jaspar if m.matrix_id == DOF))
+    assert all(im._families(m.family) & dof_family for m in jaspar if m.matrix_id in kin)
+    with pytest.raises(ValueError, match="driver NOPE"):
+        im.family_matrices(jaspar, ["NOPE"])

@@ -205,13 +205,20 @@ def paired(value: float, reference: float, reps: np.ndarray, reference_reps: np.
 
 
 def formatted(table: pd.DataFrame, digits: int = 3, *, sign: bool = False) -> pd.Series:
-    """``value [ci_low, ci_high]`` per row as text; ``—`` where the value is undefined."""
+    """``value [ci_low, ci_high]`` per row as text; the value alone where its interval is
+    undefined (e.g. too few genes), ``—`` where the value is."""
     f = f"{{:{'+' if sign else ''}.{digits}f}}"
     if table.empty:
         return pd.Series(index=table.index, dtype=object)
-    return table.apply(lambda r: f"{f.format(r['value'])} [{f.format(r['ci_low'])}, "
-                                 f"{f.format(r['ci_high'])}]" if np.isfinite(r["value"]) else "—",
-                       axis=1)
+
+    def text(r) -> str:
+        if not np.isfinite(r["value"]):
+            return "—"
+        if not (np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"])):
+            return f.format(r["value"])
+        return f"{f.format(r['value'])} [{f.format(r['ci_low'])}, {f.format(r['ci_high'])}]"
+
+    return table.apply(text, axis=1)
 
 
 def wide(table: pd.DataFrame, index: str | Sequence[str], digits: int = 3, *,

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from cornlib.interpret import perturb
-from cornlib.sequence import BASES, normalize_all
+from cornlib.sequence import BASES, encode_fixed, normalize_all
 
 
 def mutants(seq: str, positions: Sequence[int] | None = None) -> tuple[list[str], np.ndarray]:
@@ -81,3 +81,47 @@ def position_scores(delta: np.ndarray, how: str = "max_abs") -> np.ndarray:
         if how == "mean_abs":
             return np.nanmean(np.abs(delta), axis=2)
     raise ValueError(f"how must be 'max_abs' or 'mean_abs', not {how!r}")
+
+
+def zero_share(delta: np.ndarray, sequences: Sequence[str], masks: np.ndarray | None = None,
+               *, atol: float = 1e-6) -> dict[str, float]:
+    """How much of a model's mutagenesis is flat: effects within ``atol`` of 0 (float32
+    predictions of order 1-10 differ by about 1e-7 from rounding alone, e.g. when a mutant and
+    its reference fall in different batches).
+
+    ``substitutions``: the share of substitutions (every non-reference base of every scored
+    position, every target) with a flat effect; ``positions``: the share of scored positions ×
+    targets where every substitution's is, so that :func:`position_scores` ties them near 0.
+    With ``masks``, ``sites`` and ``elsewhere`` split that share between the true-site
+    positions and the others. A model that max-pools ignores a change that does not alter a
+    maximum, which leaves such ties; a true site inside them cannot be ranked above the rest.
+
+    Args:
+        delta: ``(N, L, 4, T)`` from :func:`saturation` (NaN rows, e.g. sequences not scored,
+            are left out).
+        sequences: the sequences of ``delta``'s rows.
+        masks: ``(N, L, T)`` true-site masks
+            (:func:`cornlib.interpret.recovery.site_masks`) of the same rows.
+    """
+    seqs = normalize_all(sequences)
+    if len(seqs) != delta.shape[0]:
+        raise ValueError(f"{len(seqs)} sequences for {delta.shape[0]} rows of effects")
+    if masks is not None and masks.shape != delta[:, :, 0].shape:
+        raise ValueError(f"masks {masks.shape} do not match effects {delta.shape}")
+    codes = encode_fixed(seqs, length=delta.shape[1], align="start")
+    ref = np.eye(5, 4, dtype=bool)[codes][..., None]  # (N, L, 4, 1): the reference base
+    scored = np.isfinite(delta)
+    small = np.abs(np.nan_to_num(delta)) <= atol
+    subs = scored & ~ref
+    pos = scored.any(axis=2)
+    flat = np.where(scored, small, True).all(axis=2) & pos
+
+    def share(part, whole):
+        n = int(whole.sum())
+        return float((part & whole).sum() / n) if n else np.nan
+
+    out = {"substitutions": share(small, subs), "positions": share(flat, pos)}
+    if masks is not None:
+        out["sites"] = share(flat, pos & masks)
+        out["elsewhere"] = share(flat, pos & ~masks)
+    return out

@@ -305,6 +305,99 @@ def verdict_counts(verdicts: pd.DataFrame) -> pd.DataFrame:
     return counts.rename(columns=VERDICT_KEYS).rename_axis(index="model", columns=None)
 
 
+def shuffled(patterns: Sequence[Pattern], n: int, seed: int = 0) -> list[Pattern]:
+    """``n`` column-shuffled copies of each pattern (named ``<name>~<i>``): its positions in a
+    random order, so each copy keeps the pattern's length, base composition and information
+    per position but not the order that makes it a motif: random patterns as informative as
+    the ones found, for the null of :func:`null_calls`."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for p in patterns:
+        for i in range(n):
+            order = rng.permutation(p.length)
+            out.append(Pattern(f"{p.name}~{i}", p.sign, p.n_seqlets, p.cwm[order],
+                               p.ppm[order], p.seqlets.iloc[:0]))
+    return out
+
+
+#: The calls of :func:`pattern_calls`, from the most to the least specific.
+CALLS = ("driver", "driver family", "other motif", "no match")
+
+
+def pattern_calls(matches: pd.DataFrame, driver_ids: Sequence[str], *, q: float = 0.05,
+                  families: Mapping[str, str] | None = None) -> pd.Series:
+    """One call per pattern of ``matches`` (:data:`CALLS`): ``driver`` when a match at
+    ``q_value <= q`` is a driver's matrix, else ``driver family`` when one shares a driver's TF
+    family (what :func:`compare` counts as ``found (same family)``), else ``other motif`` when
+    it matches JASPAR at all, else ``no match``.
+
+    Args:
+        matches: from :func:`match`; driver_ids, q, families: as in :func:`compare`.
+    """
+    drivers = list(dict.fromkeys(driver_ids))
+    if families is None:
+        from cornlib.motifs import load_plant_motifs
+
+        known = {m.matrix_id: m.family for m in load_plant_motifs()}
+        families = {d: known.get(d) for d in drivers}
+    kin = set().union(*(_families(families.get(d)) for d in drivers)) if drivers else set()
+    sig = matches[matches["q_value"].astype(float) <= q]
+    calls = {}
+    for pat in dict.fromkeys(matches["pattern"]):
+        own = sig[sig["pattern"] == pat]
+        if own["matrix_id"].isin(drivers).any():
+            calls[pat] = CALLS[0]
+        elif any(_families(f) & kin for f in own["family"]):
+            calls[pat] = CALLS[1]
+        else:
+            calls[pat] = CALLS[2] if len(own) else CALLS[3]
+    return pd.Series(calls, name="call", dtype=object).rename_axis("pattern")
+
+
+def family_matrices(motifs: Sequence[Motif], driver_ids: Sequence[str]) -> list[str]:
+    """IDs of the ``motifs`` that share a TF family with one of the drivers (the drivers'
+    own included): every one a pattern can match to count as ``found (same family)``.
+
+    Raises:
+        ValueError: a driver is not among ``motifs``.
+    """
+    family = {m.matrix_id: m.family for m in motifs}
+    missing = [d for d in driver_ids if d not in family]
+    if missing:
+        raise ValueError(f"driver {missing[0]} is not among the {len(family)} motifs")
+    kin = set().union(*(_families(family[d]) for d in driver_ids)) if driver_ids else set()
+    return [m.matrix_id for m in motifs if _families(m.family) & kin]
+
+
+def null_calls(found: Mapping[str, Sequence[Pattern]], motifs: Sequence[Motif],
+               driver_ids: Sequence[str], *, shuffles: int = 10, q: float = 0.05,
+               seed: int = 0) -> pd.DataFrame:
+    """How often a pattern counts as a driver, for the patterns found and for random ones.
+
+    Each model's patterns and ``shuffles`` column-shuffled copies of each (:func:`shuffled`)
+    are matched to ``motifs`` by :func:`match` and called by :func:`pattern_calls`. When a
+    shuffled pattern counts as ``driver family`` about as often as a found one, that verdict
+    says little.
+
+    Returns:
+        One row per model and ``source`` (``found``, ``shuffled``): ``patterns`` and the share
+        of them under each of :data:`CALLS` (NaN without patterns).
+    """
+    rows = []
+    for model, patterns in found.items():
+        for source, pats in (("found", list(patterns)),
+                             ("shuffled", shuffled(patterns, shuffles, seed))):
+            calls = pattern_calls(match(pats, motifs), driver_ids, q=q) if pats else \
+                pd.Series(dtype=object)
+            share = calls.value_counts(normalize=True).reindex(list(CALLS))
+            share = share.fillna(0.0) if len(calls) else share
+            rows.append({"model": model, "source": source, "patterns": len(pats),
+                         **share.to_dict()})
+    return pd.DataFrame(rows, columns=["model", "source", "patterns", *CALLS])
+
+
 def _hit_fields(hit) -> tuple:
     if hit is None:
         return (None, None, None, None, np.nan)
@@ -312,7 +405,8 @@ def _hit_fields(hit) -> tuple:
 
 
 __all__ = ["MATCH_COLUMNS", "COMPARE_COLUMNS", "Pattern", "discover", "seqlet_table", "match", "compare",
-           "verdict_table", "VERDICT_KEYS", "verdict_counts", "from_gradients"]
+           "verdict_table", "VERDICT_KEYS", "verdict_counts", "from_gradients", "shuffled", "CALLS",
+           "pattern_calls", "family_matrices", "null_calls"]
 
 
 def compile_kernels(seed: int = 0) -> None:

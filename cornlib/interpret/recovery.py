@@ -64,10 +64,21 @@ def site_masks(truth: pd.DataFrame, card: dict[str, Any], gene_ids: Sequence[str
 
 
 def _scores(positive: np.ndarray, score: np.ndarray) -> tuple[float, float]:
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    """Average precision and AUROC of ``score`` for ``positive`` (both classes present), as
+    scikit-learn's ``average_precision_score`` and ``roc_auc_score`` compute them (ties share
+    a threshold, AUROC from mean ranks), ~20 times faster on one promoter."""
+    from scipy.stats import rankdata
 
-    return (float(average_precision_score(positive, score)),
-            float(roc_auc_score(positive, score)))
+    y = np.asarray(positive, bool)
+    x = np.asarray(score, float)
+    n_pos = int(y.sum())
+    auroc = (rankdata(x)[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * (len(y) - n_pos))
+    order = np.argsort(-x, kind="mergesort")
+    last = np.r_[np.flatnonzero(np.diff(x[order])), len(x) - 1]  # end of each threshold
+    tp = np.cumsum(y[order])[last]
+    recall = tp / n_pos
+    ap = np.sum(np.diff(np.r_[0.0, recall]) * tp / (last + 1))
+    return float(ap), float(auroc)
 
 
 def per_gene(importance: np.ndarray, masks: np.ndarray, targets: Sequence[str],

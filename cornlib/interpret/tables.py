@@ -45,3 +45,4 @@ def compact(table: pd.DataFrame, digits: int = 3,
     for c in table.columns:
         out[c] = [_cell(v, formats.get(c), digits) for v in table[c].tolist()]
     return out
+
