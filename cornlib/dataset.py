@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -232,5 +233,6 @@ def load(run_dir: str | os.PathLike, *, proxy: bool | None = None,
         from cornlib.data.promoters import PROMOTER_KEYS
 
         params = io.read_json(report_path).get("parameters") or {}
-        data.promoter_settings = {k: v for k, v in params.items() if k in PROMOTER_KEYS}
+        data = dataclasses.replace(data, promoter_settings={
+            k: v for k, v in params.items() if k in PROMOTER_KEYS})
     return data

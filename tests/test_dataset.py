@@ -99,3 +99,27 @@ def test_load_reads_a_run_dir_and_names_missing_files(tmp_path):
     data = dataset.load(tmp_path)
     assert data.proxy == "proxy" and data.ceiling == {"sim_a": 0.5, "sim_b": 0.4}
     assert dataset.load(tmp_path, proxy=False).proxy is None
+
+
+def test_load_records_how_the_promoters_were_cut(tmp_path):
+    """A run's promoter settings (chapter 02's report) travel with the data into every model."""
+    import json
+
+    from cornlib import dataset as ds
+    from cornlib.training import finetune
+
+    genes = [f"g{i}" for i in range(6)]
+    pd.DataFrame({"gene_id": genes, "species": "sp", "chrom": "c", "start": 0, "end": 4,
+                  "strand": "+", "sequence": ["ACGT"] * 6}).to_parquet(tmp_path / "promoters.parquet")
+    pd.DataFrame({"gene_id": genes, "cluster_id": range(6), "split": ["train", "train", "valid",
+                  "valid", "test", "test"], "fold": 0}).to_parquet(tmp_path / "split.parquet")
+    (tmp_path / "targets").mkdir()
+    pd.DataFrame({"gene_id": genes, "t1": [1.0, 2, 3, 4, 5, 6]}).to_parquet(
+        tmp_path / "targets" / "expression.parquet")
+    data = ds.load(tmp_path)
+    assert data.promoter_settings == {}
+    (tmp_path / "promoters_report.json").write_text(json.dumps(
+        {"parameters": {"upstream": 500, "min_length": 100, "species": "x"}}))
+    data = ds.load(tmp_path)
+    assert data.promoter_settings == {"upstream": 500, "min_length": 100}
+    assert finetune.head_fields(data)["promoter_settings"] == {"upstream": 500, "min_length": 100}
