@@ -89,3 +89,26 @@ def test_missing_inputs_name_their_chapter(tmp_path, run):
         runs.scoring_options(tmp_path, data)
     with pytest.raises(FileNotFoundError, match="07_finetune"):
         runs.load_models(tmp_path, ["pretrained"])
+
+
+def test_reference_baseline_is_the_one_chosen_on_valid(tmp_path):
+    from cornlib import baselines
+
+    with pytest.raises(FileNotFoundError, match="04_baselines"):
+        runs.reference_baseline(tmp_path)
+    scores = pd.Series({"kmer_ridge": 0.1, "motif_gbm": 0.2, "oracle": 0.5})
+    io.write_json(tmp_path / "baselines" / "selection.json",
+                  baselines.selection_record(scores, baselines.choose_on_valid(scores)))
+    record = runs.reference_baseline(tmp_path)
+    assert record["reference"] == "motif_gbm" and record["valid_r2"] == 0.2
+    io.write_json(tmp_path / "baselines" / "selection.json", {"reference": "cnn", "split": "test"})
+    with pytest.raises(ValueError, match="chosen on valid"):
+        runs.reference_baseline(tmp_path)
+
+
+def test_models_without_a_target_are_named():
+    predictions = pd.DataFrame({"model": ["cnn", "cnn", "pretrained", "mean"],
+                                "target": ["t1", "proxy", "t1", "proxy"]})
+    assert runs.without_target(predictions, "proxy") == ["pretrained"]
+    assert runs.without_target(predictions, "t1") == ["mean"]
+    assert runs.references(predictions, ["cnn", "nope", "cnn", "mean"]) == ["cnn", "mean"]

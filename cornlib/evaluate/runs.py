@@ -90,6 +90,30 @@ def by_species(predictions: pd.DataFrame, options: Mapping[str, Any]) -> pd.Data
 
 
 def references(predictions: pd.DataFrame, wanted: Sequence[str]) -> list[str]:
-    """The models of ``wanted`` that ``predictions`` holds, in that order."""
+    """The models of ``wanted`` that ``predictions`` holds, in that order (each once)."""
     present = set(predictions["model"])
-    return [m for m in wanted if m in present]
+    return [m for m in dict.fromkeys(wanted) if m in present]
+
+
+def reference_baseline(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The reference baseline chapter 04 chose on ``valid`` (``baselines/selection.json``,
+    :func:`cornlib.baselines.selection_record`): ``reference``, ``valid_r2``, ``criterion``
+    and every baseline's ``valid_scores``.
+
+    Raises:
+        FileNotFoundError: the file is missing (naming the chapter that writes it).
+        ValueError: the file does not name a reference chosen on ``valid``.
+    """
+    path = artifacts.path(run_dir, "baselines/selection.json")
+    record = read_json(path)
+    if record.get("split") != "valid" or not record.get("reference"):
+        raise ValueError(f"{path} names no reference chosen on valid ({record!r}); "
+                         f"{artifacts.how_to_make('baselines/selection.json')}")
+    return record
+
+
+def without_target(predictions: pd.DataFrame, target: str) -> list[str]:
+    """The models of ``predictions`` with no prediction of ``target`` (e.g. the transformers,
+    trained on the tissues only, for the proxy), in their order of appearance."""
+    scored = set(predictions.loc[predictions["target"] == target, "model"])
+    return [m for m in dict.fromkeys(predictions["model"]) if m not in scored]
