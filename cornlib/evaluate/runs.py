@@ -20,6 +20,8 @@ from cornlib.io import read_json
 
 #: Prefix of the cross-species runs' folders (``finetune/from_<species>``).
 CROSS_PREFIX = "from_"
+#: Columns of a long prediction table (:mod:`cornlib.evaluate.predictions`).
+COLUMNS = ("model", "gene_id", "species", "target", "y_true", "y_pred")
 
 
 def scoring_options(run_dir: str | os.PathLike, data) -> dict[str, Any]:
@@ -67,6 +69,19 @@ def split_predictions(run_dir: str | os.PathLike, data, models: Mapping[str, Any
     return pd.concat([baseline, *ours], ignore_index=True)
 
 
+def proxy_predictions(run_dir: str | os.PathLike, data, name: str, *, split: str = "test",
+                      device: str = "auto") -> pd.DataFrame:
+    """The proxy run's (``finetune/proxy``, :func:`cornlib.training.finetune.proxy_run`)
+    predictions of the real proxy on ``split`` genes that have it, its rows named ``name``
+    (the transformer whose recipe and initialisation it shares, as the CNN of chapter 04 has
+    one network for the tissues and one for the proxy under one name). Empty when the data
+    have no proxy."""
+    if not data.proxy:
+        return pd.DataFrame(columns=list(COLUMNS))
+    model = load_models(run_dir, ["proxy"])["proxy"]
+    return long_predictions(model, data, split, name=name, targets=[data.proxy], device=device)
+
+
 def cross_species(run_dir: str | os.PathLike, data, *, split: str = "test",
                   device: str = "auto") -> pd.DataFrame:
     """Each cross-species run (``finetune/from_<species>``, trained and tuned on one species'
@@ -79,8 +94,7 @@ def cross_species(run_dir: str | os.PathLike, data, *, split: str = "test",
         model = load_models(run_dir, [run])[run]
         others = data.table.loc[data.table["species"] != source, "gene_id"]
         parts.append(long_predictions(model, data, split, name=run, genes=others, device=device))
-    columns = ["model", "gene_id", "species", "target", "y_true", "y_pred"]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
 
 
 def by_species(predictions: pd.DataFrame, options: Mapping[str, Any]) -> pd.DataFrame:
