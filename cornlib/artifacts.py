@@ -37,6 +37,7 @@ ARTIFACTS: dict[str, str] = {
     "finetune/runs.parquet": "finetune",
     "finetune/random_init/model": "finetune",
     "finetune/probe/model": "finetune",
+    "finetune/proxy/model": "finetune",
     "finetune/from_*/model": "finetune",
     "finetune/*/valid_r2.parquet": "finetune",
     "importance/recovery.json": "importance",

@@ -30,6 +30,8 @@ from cornlib.runtime import limit_threads
 PREDICTION_COLUMNS = ("model", "gene_id", "species", "target", "y_true", "y_pred")
 #: Columns of :attr:`BaselineFit.tuning`.
 TUNING_COLUMNS = ("model", "group", "setting", "valid_r2", "chosen")
+#: Name of the tissues' target group (:func:`target_groups`).
+TISSUES = "tissues"
 
 
 @dataclass
@@ -57,7 +59,7 @@ def target_groups(data: ModellingData) -> dict[str, list[str]]:
     The proxy group is left out, with a :class:`cornlib.CornlibWarning`, when it was not loaded
     or when a split has fewer than 2 genes with the proxy (e.g. *A. thaliana* held out whole).
     """
-    groups = {"tissues": list(data.tissues)}
+    groups = {TISSUES: list(data.tissues)}
     if data.proxy:
         has = data.table[data.proxy].notna()
         counts = {s: int((has & (data.table["split"] == s)).sum()) for s in ("train", "valid", "test")}
@@ -373,6 +375,69 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
         estimators[group] = run.output_dir / "model"
     return BaselineFit(model, pd.concat(preds, ignore_index=True),
                        pd.DataFrame(tuning, columns=list(TUNING_COLUMNS)), estimators)
+
+
+#: How :func:`choose_on_valid` picks the reference baseline (the criterion that chooses the
+#: book's transformer too, :func:`cornlib.training.finetune.best_run`).
+SELECTION_CRITERION = "mean valid R² over the simulated tissues"
+
+
+def valid_scores(tuning: pd.DataFrame, targets: Sequence[str]) -> pd.Series:
+    """Each model's mean valid R² over ``targets`` (the tissues), at its chosen settings.
+
+    Read from the tuning table (:data:`TUNING_COLUMNS`): a model fitted on the tissues together
+    has one chosen row of group :data:`TISSUES` (its ``valid_r2`` is already the mean over the
+    tissues); a model fitted per target (motif boosting) has one chosen row per tissue, and
+    their mean is taken. Proxy rows are left out.
+
+    Args:
+        tuning: the stacked tuning tables (:func:`combine`).
+        targets: the tissues, e.g. ``data.tissues``.
+
+    Returns:
+        ``valid_r2`` per model, in the table's order.
+
+    Raises:
+        ValueError: a model has neither form, both, or lacks some tissues.
+    """
+    missing = sorted(set(TUNING_COLUMNS) - set(tuning.columns))
+    if missing:
+        raise ValueError(f"the tuning table lacks columns {missing}; pass the tuning of "
+                         "cornlib.baselines.combine")
+    targets = list(targets)
+    chosen = tuning[tuning["chosen"].astype(bool)]
+    scores = {}
+    for model, rows in chosen.groupby("model", sort=False):
+        joint = rows.loc[rows["group"] == TISSUES, "valid_r2"]
+        single = rows[rows["group"].isin(targets)].set_index("group")["valid_r2"]
+        if len(joint) == 1 and single.empty:
+            scores[model] = float(joint.iloc[0])
+        elif joint.empty and sorted(single.index) == sorted(targets):
+            scores[model] = float(single.mean())
+        else:
+            raise ValueError(
+                f"{model}: its chosen tuning rows cover neither the group {TISSUES!r} once nor "
+                f"each tissue once (groups: {sorted(rows['group'])}; tissues: {targets})")
+    return pd.Series(scores, name="valid_r2", dtype=float).rename_axis("model")
+
+
+def choose_on_valid(scores: pd.Series, exclude: Sequence[str] = ("oracle",)) -> str:
+    """The model with the highest valid score (:func:`valid_scores`), ``exclude`` aside (the
+    oracle reads the true sites, so it is a reference, not a baseline)."""
+    eligible = scores.drop(list(exclude), errors="ignore").dropna()
+    if eligible.empty:
+        raise ValueError(f"no model with a valid score to choose from (excluded: {list(exclude)})")
+    return str(eligible.idxmax())
+
+
+def selection_record(scores: pd.Series, chosen: str) -> dict[str, Any]:
+    """What chapter 04 writes about its reference baseline (``baselines/selection.json``):
+    the chosen model, its valid score, the criterion and every model's valid score."""
+    if chosen not in scores.index:
+        raise ValueError(f"{chosen!r} has no valid score; models: {list(scores.index)}")
+    return {"reference": chosen, "split": "valid", "criterion": SELECTION_CRITERION,
+            "valid_r2": float(scores[chosen]),
+            "valid_scores": {m: float(v) for m, v in scores.items()}}
 
 
 def combine(fits: Sequence[BaselineFit]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -206,3 +206,45 @@ def test_describe_writes_the_comparison_from_the_interval():
     assert baselines.describe(diffs, "c", "ref") == "c cannot be compared with ref (Pearson r² undefined)"
     with pytest.raises(ValueError, match="no paired difference"):
         baselines.describe(diffs, "a", "b")
+
+
+def test_valid_scores_average_the_tissues_at_the_chosen_settings(data):
+    X = baselines.motif_features(data.table["sequence"].tolist(),
+                                 [motifs.from_consensus(MOTIF, "X1", "planted")], proximal=50)
+    fits = [baselines.fit_mean(data), baselines.fit_kmer_ridge(data, [1.0, 30.0], k_max=3),
+            baselines.fit_motif_gbm(data, X, max_iter=20, seed=0, threads=1)]
+    _, tuning = baselines.combine(fits)
+    scores = baselines.valid_scores(tuning, data.tissues)
+    assert scores.index.tolist() == ["mean", "kmer_ridge", "motif_gbm"]
+    chosen = tuning[tuning["chosen"]]
+    kmer = chosen.query("model == 'kmer_ridge' and group == 'tissues'")["valid_r2"]
+    assert scores["kmer_ridge"] == pytest.approx(kmer.iloc[0])
+    gbm = chosen.query("model == 'motif_gbm' and group in ['sim_a', 'sim_b']")["valid_r2"]
+    assert scores["motif_gbm"] == pytest.approx(gbm.mean())  # the proxy is left out
+    # the same criterion as the transformer's: mean valid R² of the kept predictions
+    valid = data.rows("valid")
+    kept = fits[1].estimators["tissues"].predict(valid["sequence"].tolist())
+    assert scores["kmer_ridge"] == pytest.approx(
+        metrics.mean_r2(valid[data.tissues].to_numpy(), kept))
+
+
+def test_choose_on_valid_ignores_the_oracle_and_records_the_choice():
+    scores = pd.Series({"mean": -0.01, "kmer_ridge": 0.2, "cnn": 0.3, "oracle": 0.9})
+    assert baselines.choose_on_valid(scores) == "cnn"
+    assert baselines.choose_on_valid(scores, exclude=["oracle", "cnn"]) == "kmer_ridge"
+    record = baselines.selection_record(scores, "cnn")
+    assert record["reference"] == "cnn" and record["split"] == "valid"
+    assert record["valid_r2"] == 0.3 and record["valid_scores"]["oracle"] == 0.9
+    with pytest.raises(ValueError, match="no model"):
+        baselines.choose_on_valid(scores[["oracle"]])
+    with pytest.raises(ValueError, match="no valid score"):
+        baselines.selection_record(scores, "motif_gbm")
+
+
+def test_valid_scores_refuse_a_model_missing_tissues():
+    tuning = pd.DataFrame({"model": ["gbm", "gbm"], "group": ["sim_a", "proxy"],
+                           "setting": ["1", "1"], "valid_r2": [0.1, 0.2], "chosen": True})
+    with pytest.raises(ValueError, match="gbm"):
+        baselines.valid_scores(tuning, ["sim_a", "sim_b"])
+    with pytest.raises(ValueError, match="lacks columns"):
+        baselines.valid_scores(tuning.drop(columns="chosen"), ["sim_a"])

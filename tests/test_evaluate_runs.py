@@ -89,3 +89,46 @@ def test_missing_inputs_name_their_chapter(tmp_path, run):
         runs.scoring_options(tmp_path, data)
     with pytest.raises(FileNotFoundError, match="07_finetune"):
         runs.load_models(tmp_path, ["pretrained"])
+
+
+def test_reference_baseline_is_the_one_chosen_on_valid(tmp_path):
+    from cornlib import baselines
+
+    with pytest.raises(FileNotFoundError, match="04_baselines"):
+        runs.reference_baseline(tmp_path)
+    scores = pd.Series({"kmer_ridge": 0.1, "motif_gbm": 0.2, "oracle": 0.5})
+    io.write_json(tmp_path / "baselines" / "selection.json",
+                  baselines.selection_record(scores, baselines.choose_on_valid(scores)))
+    record = runs.reference_baseline(tmp_path)
+    assert record["reference"] == "motif_gbm" and record["valid_r2"] == 0.2
+    io.write_json(tmp_path / "baselines" / "selection.json", {"reference": "cnn", "split": "test"})
+    with pytest.raises(ValueError, match="chosen on valid"):
+        runs.reference_baseline(tmp_path)
+
+
+def test_models_without_a_target_are_named():
+    predictions = pd.DataFrame({"model": ["cnn", "cnn", "pretrained", "mean"],
+                                "target": ["t1", "proxy", "t1", "proxy"]})
+    assert runs.without_target(predictions, "proxy") == ["pretrained"]
+    assert runs.without_target(predictions, "t1") == ["mean"]
+    assert runs.references(predictions, ["cnn", "nope", "cnn", "mean"]) == ["cnn", "mean"]
+
+
+def test_the_proxy_run_predicts_the_proxy_genes_under_the_transformers_name(tmp_path, run):
+    from dataclasses import replace
+
+    run_dir, data = run
+    assert runs.proxy_predictions(tmp_path, data, "pretrained").empty  # no proxy in the data
+    table = data.table.assign(proxy=np.where(data.table["species"] == "sp_a", 1.0, np.nan))
+    with_proxy = replace(data, table=table, proxy="proxy")
+    with pytest.raises(FileNotFoundError, match="07_finetune"):
+        runs.proxy_predictions(tmp_path, with_proxy, "pretrained")
+    config = models.PromoterCNNConfig(seq_length=64, n_targets=1, channels=[4], kernel_sizes=[5],
+                                      pool_sizes=[2], hidden_size=8, target_names=["proxy"],
+                                      target_mean=[0.0], target_std=[1.0])
+    training.save_model(models.PromoterCNN(config), tmp_path / "finetune" / "proxy" / "model")
+    out = runs.proxy_predictions(tmp_path, with_proxy, "pretrained", device="cpu")
+    assert set(out["model"]) == {"pretrained"} and set(out["target"]) == {"proxy"}
+    assert set(out["species"]) == {"sp_a"} and len(out) == 12  # the sp_a test genes
+    with pytest.raises(ValueError, match="do not match"):  # a proxy model is no tissue model
+        runs.split_predictions(run_dir, data, runs.load_models(tmp_path, ["proxy"]))

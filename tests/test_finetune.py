@@ -217,3 +217,35 @@ def test_one_name_per_run():
     assert F.run_label("from_athaliana") == "from athaliana"
     with pytest.raises(ValueError, match="not a fine-tuning run"):
         F.run_label("random init")
+
+
+def test_proxy_run_fine_tunes_on_the_genes_with_the_proxy(tmp_path):
+    from dataclasses import replace
+
+    data = _two_species()
+    at = np.arange(len(data.table)) % 3 != 0  # the genes with the proxy
+    table = data.table.assign(proxy=np.where(at, data.table["sim_a"] + 1.0, np.nan))
+    data = replace(data, table=table, proxy="proxy")
+    head = F.head_fields(data, dropout=0.0)
+    config = models.CornHybridConfig(**{k: v for k, v in SMALL.items() if k != "head_dropout"})
+    heads = []
+
+    def start(h):
+        heads.append(h)
+        return F.initial_model(h, config=config, seed=0)
+
+    runs = F.proxy_run(data, tmp_path, head, start, seq_length=64, epochs=1, batch_size=16,
+                       patience=None, device="cpu")
+    assert list(runs) == ["proxy"] and heads[0]["target_names"] == ["proxy"]
+    assert heads[0]["n_targets"] == 1 and heads[0]["head_dropout"] == 0.0
+    train = table[at & (table["split"] == "train")]
+    assert heads[0]["target_mean"] == pytest.approx([train["proxy"].mean()])
+    assert runs["proxy"].stats["steps"] == -(-len(train) // 16)
+    assert list(runs["proxy"].per_target.columns[-1:]) == ["proxy"]
+    assert F.run_label("proxy") == "transformer, TAIR10 proxy"
+    assert F.proxy_run(replace(data, proxy=None), tmp_path / "none", head, start,
+                       seq_length=64) == {}
+    none_valid = replace(data, table=table.assign(
+        proxy=table["proxy"].where(table["split"] != "valid")))
+    with pytest.warns(UserWarning, match="too few genes"):
+        assert F.proxy_run(none_valid, tmp_path / "short", head, start, seq_length=64) == {}

@@ -30,13 +30,18 @@ def long_predictions(model, data, split: str = "test", *, name: str,
     """Predict one split of ``data`` (a :class:`cornlib.dataset.ModellingData`) with a
     :class:`cornlib.models.predictor.Predictor`; return the long table.
 
+    A model's targets must be the data's tissues, or the data's proxy alone (a model
+    fine-tuned on the proxy); genes without a value of a target get no row for it.
+
     Args:
         targets: the targets scored (default: the model's; each must be in the data).
         genes: restrict to these gene IDs (e.g. one species' test genes).
     """
-    targets = list(model.targets if targets is None else targets)
-    check_targets(model.targets, data.tissues if targets == list(model.targets)
-                  else model.targets, where=name)
+    own = list(model.targets)
+    targets = own if targets is None else list(targets)
+    proxy = getattr(data, "proxy", None)
+    expected = [proxy] if proxy and own == [proxy] else data.tissues  # a proxy-only model
+    check_targets(own, expected if targets == own else own, where=name)
     missing = [t for t in targets if t not in data.table.columns]
     if missing:
         raise ValueError(f"the data have no column for targets {missing}")

@@ -20,6 +20,8 @@ from cornlib.io import read_json
 
 #: Prefix of the cross-species runs' folders (``finetune/from_<species>``).
 CROSS_PREFIX = "from_"
+#: Columns of a long prediction table (:mod:`cornlib.evaluate.predictions`).
+COLUMNS = ("model", "gene_id", "species", "target", "y_true", "y_pred")
 
 
 def scoring_options(run_dir: str | os.PathLike, data) -> dict[str, Any]:
@@ -67,6 +69,19 @@ def split_predictions(run_dir: str | os.PathLike, data, models: Mapping[str, Any
     return pd.concat([baseline, *ours], ignore_index=True)
 
 
+def proxy_predictions(run_dir: str | os.PathLike, data, name: str, *, split: str = "test",
+                      device: str = "auto") -> pd.DataFrame:
+    """The proxy run's (``finetune/proxy``, :func:`cornlib.training.finetune.proxy_run`)
+    predictions of the real proxy on ``split`` genes that have it, its rows named ``name``
+    (the transformer whose recipe and initialisation it shares, as the CNN of chapter 04 has
+    one network for the tissues and one for the proxy under one name). Empty when the data
+    have no proxy."""
+    if not data.proxy:
+        return pd.DataFrame(columns=list(COLUMNS))
+    model = load_models(run_dir, ["proxy"])["proxy"]
+    return long_predictions(model, data, split, name=name, targets=[data.proxy], device=device)
+
+
 def cross_species(run_dir: str | os.PathLike, data, *, split: str = "test",
                   device: str = "auto") -> pd.DataFrame:
     """Each cross-species run (``finetune/from_<species>``, trained and tuned on one species'
@@ -79,8 +94,7 @@ def cross_species(run_dir: str | os.PathLike, data, *, split: str = "test",
         model = load_models(run_dir, [run])[run]
         others = data.table.loc[data.table["species"] != source, "gene_id"]
         parts.append(long_predictions(model, data, split, name=run, genes=others, device=device))
-    columns = ["model", "gene_id", "species", "target", "y_true", "y_pred"]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
 
 
 def by_species(predictions: pd.DataFrame, options: Mapping[str, Any]) -> pd.DataFrame:
@@ -90,6 +104,30 @@ def by_species(predictions: pd.DataFrame, options: Mapping[str, Any]) -> pd.Data
 
 
 def references(predictions: pd.DataFrame, wanted: Sequence[str]) -> list[str]:
-    """The models of ``wanted`` that ``predictions`` holds, in that order."""
+    """The models of ``wanted`` that ``predictions`` holds, in that order (each once)."""
     present = set(predictions["model"])
-    return [m for m in wanted if m in present]
+    return [m for m in dict.fromkeys(wanted) if m in present]
+
+
+def reference_baseline(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The reference baseline chapter 04 chose on ``valid`` (``baselines/selection.json``,
+    :func:`cornlib.baselines.selection_record`): ``reference``, ``valid_r2``, ``criterion``
+    and every baseline's ``valid_scores``.
+
+    Raises:
+        FileNotFoundError: the file is missing (naming the chapter that writes it).
+        ValueError: the file does not name a reference chosen on ``valid``.
+    """
+    path = artifacts.path(run_dir, "baselines/selection.json")
+    record = read_json(path)
+    if record.get("split") != "valid" or not record.get("reference"):
+        raise ValueError(f"{path} names no reference chosen on valid ({record!r}); "
+                         f"{artifacts.how_to_make('baselines/selection.json')}")
+    return record
+
+
+def without_target(predictions: pd.DataFrame, target: str) -> list[str]:
+    """The models of ``predictions`` with no prediction of ``target`` (e.g. the transformers,
+    trained on the tissues only, for the proxy), in their order of appearance."""
+    scored = set(predictions.loc[predictions["target"] == target, "model"])
+    return [m for m in dict.fromkeys(predictions["model"]) if m not in scored]

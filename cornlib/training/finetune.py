@@ -29,7 +29,11 @@ from cornlib.training.driver import TrainResult
 #: legend of the book; a cross-species run ``from_<species>`` shows as ``from <species>``.
 RUN_LABELS = {"pretrained": "transformer, pretrained",
               "random_init": "transformer, random init",
-              "probe": "transformer, probe"}
+              "probe": "transformer, probe",
+              "proxy": "transformer, TAIR10 proxy"}
+
+#: The folder of the run fine-tuned on the real proxy alone (:func:`proxy_run`).
+PROXY_RUN = "proxy"
 
 
 def run_label(run: str) -> str:
@@ -303,6 +307,52 @@ def cross_species(data, out_dir: str | os.PathLike, start: Callable[[], Any], *,
         runs[f"from_{source}"] = finetune(start(), part["train"], part["valid"],
                                           Path(out_dir) / f"from_{source}", **kwargs)
     return runs
+
+
+def proxy_run(data, out_dir: str | os.PathLike, head: dict[str, Any],
+              start: Callable[[dict[str, Any]], Any], *, seq_length: int,
+              **kwargs: Any) -> dict[str, TrainResult]:
+    """Fine-tune one model on the real proxy alone (a separate label, defined for the
+    *A. thaliana* genes only), as chapter 04 fits each baseline on it apart from the tissues.
+
+    The model reads the genes that have the proxy; its head is ``head`` (:func:`head_fields`)
+    with the proxy as the one target, scaled on those genes' training values.
+
+    Args:
+        data: a :class:`cornlib.dataset.ModellingData`.
+        out_dir: the run goes to ``out_dir / "proxy"``.
+        head: the tissues' head fields (dropout and loss are kept).
+        start: builds the initial model from a head (e.g.
+            ``lambda h: initial_model(h, encoder=...)``).
+        seq_length: bases per input.
+        **kwargs: :func:`finetune`'s options (``target_names`` is set to the proxy).
+
+    Returns:
+        ``{"proxy": result}``; empty when the data have no proxy, and empty with a
+        :class:`cornlib.CornlibWarning` when a split has fewer than 2 genes with it (the rule of
+        :func:`cornlib.baselines.target_groups`).
+    """
+    import warnings
+    from dataclasses import replace
+
+    from cornlib import CornlibWarning
+
+    if not data.proxy:
+        return {}
+    table = data.table
+    has = table[data.proxy].notna()
+    counts = {s: int((has & (table["split"] == s)).sum()) for s in ("train", "valid", "test")}
+    short = {s: c for s, c in counts.items() if c < 2}
+    if short:
+        warnings.warn(f"no transformer is fine-tuned on the proxy: too few genes with it in "
+                      f"{short}", CornlibWarning, stacklevel=2)
+        return {}
+    part = replace(data, table=table[has].reset_index(drop=True))
+    sets = code_datasets(part, seq_length, [data.proxy])
+    proxy_head = {**head, "n_targets": 1, **target_fields(part, [data.proxy])}
+    kwargs["target_names"] = [data.proxy]
+    return {PROXY_RUN: finetune(start(proxy_head), sets["train"], sets["valid"],
+                                Path(out_dir) / PROXY_RUN, **kwargs)}
 
 
 def load_report(encoder: str | os.PathLike, head: dict[str, Any]) -> pd.DataFrame:
