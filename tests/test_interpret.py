@@ -4,24 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from motif_counter import MOTIF, MotifCounter  # noqa: F401
+from motif_counter import motif_predictor as _motif_predictor
 
 from cornlib import models
 from cornlib.interpret import gradients, ism, kmer_flip, perturb, recovery
 from cornlib.models import hybrid, predictor
 from cornlib.sequence import mutate
-
-MOTIF = "TGACGTCA"
-
-
-class MotifCounter:
-    """A sklearn-like model: target 0 = count of MOTIF, target 1 = GC fraction."""
-
-    def predict(self, seqs):
-        return np.array([[s.count(MOTIF), (s.count("G") + s.count("C")) / len(s)] for s in seqs])
-
-
-def _motif_predictor():
-    return predictor.SklearnPredictor(MotifCounter(), ["motif", "gc"])
 
 
 def _seqs(n, length, seed=0, plant_at=None):

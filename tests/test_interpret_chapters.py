@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from motif_counter import MOTIF, MotifCounter  # noqa: F401
+from motif_counter import motif_predictor as _motif_predictor
 
 from cornlib import models
 from cornlib.interpret import (
@@ -21,19 +23,6 @@ from cornlib.interpret import (
     variant_effects,
 )
 from cornlib.models import predictor
-
-MOTIF = "TGACGTCA"
-
-
-class MotifCounter:
-    """target 0 = count of MOTIF, target 1 = GC fraction."""
-
-    def predict(self, seqs):
-        return np.array([[s.count(MOTIF), (s.count("G") + s.count("C")) / len(s)] for s in seqs])
-
-
-def _motif_predictor():
-    return predictor.SklearnPredictor(MotifCounter(), ["motif", "gc"])
 
 
 def _genes(n=5, length=60, seed=0):
