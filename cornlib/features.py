@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -221,3 +221,66 @@ def motif_scores(seqs: Sequence[str], motifs=None) -> np.ndarray:
     if motifs is None:
         motifs = motif_lib.load_plant_motifs()
     return np.asarray(motif_lib.max_scores(seqs, motifs), dtype=np.float32)
+
+
+def oracle_features(truth: pd.DataFrame, gene_ids: Sequence[str]) -> pd.DataFrame:
+    """Per-gene features from the simulation's true sites: what generated the tissues.
+
+    One column ``site:<matrix_id>`` per driver motif, the summed ``weight`` of its true sites in
+    the gene (its gated occupancy, see :func:`cornlib.data.simulate.simulate`), and
+    ``core_gate``, 1 where the gene has the core element in its window. Genes without a site get
+    0. Rows follow ``gene_ids``.
+
+    Args:
+        truth: ``targets/truth_sites.parquet`` (``gene_id, motif, role, weight``...).
+        gene_ids: the genes, e.g. ``data.table["gene_id"]``.
+    """
+    need = {"gene_id", "motif", "role", "weight"}
+    if not need <= set(truth.columns):
+        raise ValueError(f"truth lacks columns {sorted(need - set(truth.columns))}; pass the "
+                         "true-site table of the simulation (targets/truth_sites.parquet)")
+    genes = pd.Index(list(gene_ids), name="gene_id")
+    drivers = truth[truth["role"] == "driver"]
+    occupancy = drivers.pivot_table(index="gene_id", columns="motif", values="weight", aggfunc="sum")
+    occupancy = occupancy.reindex(genes).fillna(0.0).add_prefix("site:")
+    gated = genes.isin(set(truth.loc[truth["role"] == "core", "gene_id"]))
+    return occupancy.assign(core_gate=gated.astype(float)).reset_index(drop=True)
+
+
+def pick_motifs(motifs: Sequence, max_motifs: int | None) -> list:
+    """The most informative motif of each TF family, then the top ``max_motifs`` by information.
+
+    Motifs without a family count as their own family (by name). ``None`` keeps every motif.
+    """
+    if max_motifs is None:
+        return list(motifs)
+    if max_motifs < 1:
+        raise ValueError(f"max_motifs must be positive or None, got {max_motifs}")
+    best: dict[str, Any] = {}
+    for m in motifs:
+        key = m.family or f"name:{m.name}"
+        if key not in best or m.information_content() > best[key].information_content():
+            best[key] = m
+    ranked = sorted(best.values(), key=lambda m: -m.information_content())
+    return sorted(ranked[:max_motifs], key=lambda m: m.matrix_id)
+
+
+def motif_features(sequences: Sequence[str], motifs: Sequence, proximal: int = 100,
+                   threads: int | None = None) -> pd.DataFrame:
+    """Motif best scores (one column ``motif:<matrix_id>`` each) beside core-promoter elements.
+
+    A promoter shorter than a motif has no score for it (NaN); gradient boosting treats NaN as
+    missing, so no value is made up.
+
+    Args:
+        sequences: promoters, 5'→3' ending at the TSS.
+        motifs: ``cornlib.motifs.Motif`` list (see :func:`pick_motifs`).
+        proximal: TSS-proximal window of :func:`core_promoter_elements`.
+        threads: BLAS thread limit during the scan (see :func:`cornlib.runtime.limit_threads`).
+    """
+    from cornlib.runtime import limit_threads
+
+    with limit_threads(threads):
+        scores = motif_scores(sequences, motifs)
+    table = pd.DataFrame(scores, columns=[f"motif:{m.matrix_id}" for m in motifs])
+    return pd.concat([table, core_promoter_elements(sequences, proximal=proximal)], axis=1)

@@ -338,7 +338,7 @@ def add_parser(sub) -> None:
         epilog="Output: a tab-separated table, one row per sequence (or gene), one column per "
                "target, in the model's units (log(TPM + 1) for the maize profile). Sequences "
                "longer than the model's window keep the bases nearest the TSS (--window).")
-    p.add_argument("model", help="a saved model folder (e.g. runs/small/finetune/model)")
+    p.add_argument("model", help="a saved model folder (e.g. runs/small/finetune/random_init/model)")
     p.add_argument("input", nargs="?", help="promoter FASTA (plain or gzip), 5'->3' ending at "
                                             "the TSS")
     p.add_argument("--fasta", help="genome FASTA: cut promoters from it (with --gff)")

@@ -354,7 +354,7 @@ def add_parser(sub) -> None:
                "unknown_contig, outside_contig, multiallelic, indel, symbolic, no_alt); "
                "columns id, chrom, pos, ref, alt, status, note, gene_id, strand, tss_offset, "
                "ref_/alt_/delta_<target>. Promoters are cut with the model's own settings.")
-    p.add_argument("model", help="a saved model folder (e.g. runs/small/finetune/model)")
+    p.add_argument("model", help="a saved model folder (e.g. runs/small/finetune/random_init/model)")
     p.add_argument("--vcf", help="variants as VCF (plain or bgzipped)")
     p.add_argument("--table", help="variants as a TSV with chrom, pos (1-based), ref, alt[, id]")
     p.add_argument("--fasta", required=True, help="genome FASTA (plain, gzip or BGZF)")
