@@ -1,0 +1,162 @@
+"""What a run's targets allow, for chapters that also run on measured expression.
+
+Simulated targets (the embedded profiles) come with an answer key: true sites, the oracle that
+reads them, a noise ceiling and variants that break a site. Measured targets (a downloaded or
+local TPM table) have none of these. The chapters ask :func:`has_truth` before such a section
+and print :func:`absent` instead of failing; chapter 10 scores the VCF a profile names
+(``variants_vcf``), simulates one only when the targets are simulated, and otherwise says how
+to give one (:func:`variant_source`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+#: Why each section that needs the simulation's truth is left out on measured targets.
+ABSENT: dict[str, str] = {
+    "oracle": "the oracle reads the simulation's true sites, which measured targets do not have",
+    "ceiling": "the noise ceiling is the simulation's noiseless signal against its noisy "
+               "targets, which measured targets do not have",
+    "recovery": "true-site recovery scores importance against the simulation's true sites, "
+                "which measured targets do not have",
+    "site_variants": "site-breaking variants break the simulation's true sites, which measured "
+                     "targets do not have",
+}
+
+
+def has_truth(card: Mapping[str, Any]) -> bool:
+    """True when the targets (``targets/card.json``) are simulated and carry true sites."""
+    return card.get("kind") == "simulated"
+
+
+def absent(section: str, card: Mapping[str, Any]) -> str:
+    """The sentence a chapter shows for a section the targets cannot support (``""`` when they
+    can): e.g. ``absent("oracle", card)``.
+
+    Raises:
+        KeyError: an unknown section (naming the known ones).
+    """
+    if section not in ABSENT:
+        raise KeyError(f"unknown section {section!r}; known: {sorted(ABSENT)}")
+    if has_truth(card):
+        return ""
+    kind = card.get("kind") or "measured"
+    return f"Left out on these {kind} targets: {ABSENT[section]}."
+
+
+def targets_phrase(card: Mapping[str, Any]) -> str:
+    """``"simulated tissues"`` or ``"measured tissues"``, for captions and prose."""
+    return "simulated tissues" if has_truth(card) else f"{card.get('kind') or 'measured'} tissues"
+
+
+# --- chapter 10: which variants, which genome -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VariantSource:
+    """Where chapter 10's variants come from.
+
+    Attributes:
+        kind: ``simulated`` (drawn from the true sites), ``given`` (the profile's VCF) or
+            ``none`` (measured targets and no VCF: nothing to score).
+        vcf: the VCF to score (``None`` for ``simulated`` until it is written, and ``none``).
+        note: one sentence that says which, for the chapter's output.
+    """
+
+    kind: str
+    vcf: Path | None
+    note: str
+
+
+def variant_source(card: Mapping[str, Any], variants_vcf: str | os.PathLike | None
+                   ) -> VariantSource:
+    """The variants chapter 10 scores: the profile's ``variants_vcf`` when given, else simulated
+    site-breaking and random variants when the targets are simulated, else none (with how to
+    give a VCF).
+
+    Raises:
+        FileNotFoundError: ``variants_vcf`` names a file that does not exist.
+    """
+    if variants_vcf:
+        path = Path(variants_vcf).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"variants_vcf: {path} does not exist (the profile key "
+                                    "variants_vcf names a VCF of SNVs on variants_species' genome)")
+        return VariantSource("given", path, f"Scoring the profile's VCF {path}.")
+    if has_truth(card):
+        return VariantSource("simulated", None, "Scoring simulated variants: half break a true "
+                             "site, half sit at random positions of the same promoters.")
+    return VariantSource("none", None, (
+        f"No variants to score: {ABSENT['site_variants']}, and the profile names no VCF. Give "
+        "one with `variants_vcf: PATH` in the profile or `-p variants_vcf=PATH` (SNVs on the "
+        "genome of variants_species), or score it after the run with `cornlib variants`."))
+
+
+def variant_genome(source: str, species: Sequence[Any], name: str,
+                   cache_dir: str | os.PathLike | None = None):
+    """The genome files of ``name`` among a profile's ``species`` (embedded keys or download
+    specs), resolved as chapter 01 resolves them (:func:`cornlib.data.sources.resolve`).
+
+    Raises:
+        ValueError: ``name`` is not one of the profile's species (naming them).
+    """
+    from cornlib.data import sources
+
+    names = [s.get("name") if isinstance(s, Mapping) else str(s) for s in species]
+    if name not in names:
+        raise ValueError(f"variants_species {name!r} is not one of the profile's species "
+                         f"{names}")
+    return sources.resolve(source, [species[names.index(name)]], cache_dir)[0]
+
+
+def ranked_effects(tables: Mapping[str, pd.DataFrame], group: str = "given") -> pd.DataFrame:
+    """Scored rows of every model's variant table with ``model``, ``class`` (``group``) and
+    ``effect`` (largest ``|delta_<target>|``), largest effect first within each model."""
+    out = []
+    for name, t in tables.items():
+        scored = t[t["status"] == "scored"]
+        effect = scored.filter(like="delta_").abs().max(axis=1)
+        out.append(scored.assign(model=name, **{"class": group}, effect=effect)
+                   .sort_values("effect", ascending=False, kind="stable"))
+    if not out:
+        return pd.DataFrame(columns=["id", "gene_id", "model", "class", "effect"])
+    return pd.concat(out, ignore_index=True)
+
+
+def anchor_variant(promoters: pd.DataFrame, genome) -> dict[str, Any]:
+    """A good SNV in the middle of the first promoter (``chrom``, 1-based ``pos``, ``ref``),
+    around which the chapter builds its bad-input examples when no variant is at hand."""
+    if promoters.empty:
+        raise ValueError("no promoters to place a variant in")
+    row = promoters.iloc[0]
+    pos0 = int(row["start"] + row["end"]) // 2
+    ref = str(genome[row["chrom"]][pos0:pos0 + 1]).upper()
+    return {"chrom": row["chrom"], "pos": pos0 + 1, "ref": ref}
+
+
+def separation_text(separation: pd.DataFrame, source: VariantSource) -> str:
+    """The sentence under chapter 10's scores: how well site-breaking variants separate from
+    random ones (simulated), or what the scores of a given VCF are (and are not)."""
+    if source.kind == "none":
+        return source.note
+    if source.kind == "given" or separation.empty:
+        return ("The profile's variants have no answer key, so there is no separation to "
+                "measure: the table ranks them by predicted effect, the largest absolute change "
+                "over the tissues; read them as the model's hypotheses.")
+    parts = [f"{m}: {r.auroc:.2f} ({r.auroc_low:.2f}–{r.auroc_high:.2f}), median site-breaking "
+             f"effect {r.median_positive / r.median_negative:.1f} times the median random one"
+             for m, r in separation.iterrows()]
+    return ("A site-breaking variant has a larger predicted effect than a random one with "
+            "probability (AUROC, 0.5: no separation) " + "; ".join(parts) + ".")
+
+
+def ceiling_phrase(share: float | None, card: Mapping[str, Any]) -> str:
+    """``"45% of the noise ceiling in R²"``, or why there is none (measured targets)."""
+    if share is None or not has_truth(card) or share != share:
+        return "no noise ceiling: the targets are measured"
+    return f"{share:.0%} of the noise ceiling in R²"
