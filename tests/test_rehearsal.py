@@ -298,6 +298,20 @@ def test_measured_sections_say_why_they_are_absent(tmp_path):
     assert "measured" in measured.ceiling_phrase(None, real)
 
 
+def test_strongest_effect_window():
+    """Without true sites, chapter 9 maps the window of the largest ISM effect."""
+    from cornlib.interpret import measured
+
+    ism = np.zeros((2, 100, 4, 3))
+    ism[1, 90:] = np.nan                      # gene 1 is 90 bases long
+    ism[1, 85, 2, 1] = -5.0
+    w = measured.strongest_effect(ism, ["a", "b"], ["x", "y", "z"], flank=10)
+    assert (w.gene, w.gene_id, w.target_name, w.start, w.end) == (1, "b", "y", 75, 90)
+    assert w.sites == []
+    with pytest.raises(ValueError, match="shape"):
+        measured.strongest_effect(np.zeros((2, 3)), ["a"], ["x"])
+
+
 def test_variant_source(tmp_path):
     """Chapter 10 scores the profile's VCF, simulates only with true sites, else says how."""
     from cornlib.interpret import measured
@@ -393,8 +407,14 @@ def test_full_profile_rehearsed(mirror, tmp_path, monkeypatch, capsys):
     assert card["kind"] == "measured"
     assert card["tissues"] == ov["expression"]["tissues"]
     assert card["report"]["per_line"]["B73"]["rows_not_genes"] == 1
-    baselines = json.loads((run_dir / "baselines" / "summary.json").read_text()) \
-        if (run_dir / "baselines" / "summary.json").exists() else {}
-    assert "oracle" not in json.dumps(baselines.get("models", []))
-    scored = pd.read_csv(run_dir / "variants" / "effects.tsv", sep="\t")
-    assert len(scored) == N_VARIANTS
+    baselines = pd.read_parquet(run_dir / "baselines" / "predictions.parquet")
+    assert "oracle" not in set(baselines["model"])            # no true sites, no oracle
+    assert set(baselines["species"]) == {"athaliana"}          # expression for one species
+    text = {nb.stem: (run_dir / f"{nb.stem}.ipynb").read_text() for nb in run.notebooks()}
+    assert "measured targets: no oracle" in text["04_baselines"]
+    assert "Left out on these measured targets: true-site recovery" in text["09_importance"]
+    assert "Scoring the profile's VCF" in text["10_variants"]
+    for model in ("transformer", "cnn"):
+        scored = pd.read_csv(run_dir / "variants" / f"{model}.tsv", sep="\t")
+        assert set(scored["id"]) == {f"v{i}" for i in range(N_VARIANTS)}
+        assert (scored["status"] == "scored").any()

@@ -160,3 +160,33 @@ def ceiling_phrase(share: float | None, card: Mapping[str, Any]) -> str:
     if share is None or not has_truth(card) or share != share:
         return "no noise ceiling: the targets are measured"
     return f"{share:.0%} of the noise ceiling in R²"
+
+
+def strongest_effect(ism, gene_ids: Sequence[str], targets: Sequence[str], *,
+                     flank: int = 40):
+    """Without true sites, the window of chapter 9's mutagenesis map: the gene, position and
+    target of the largest absolute ISM effect, ``flank`` bases either side (clipped).
+
+    Args:
+        ism: per-base substitution effects ``(genes, L_max, 4, targets)``, NaN past a
+            sequence's end (:func:`cornlib.interpret.ism`'s layout).
+        gene_ids, targets: the genes and target names of ``ism``'s first and last axes.
+
+    Returns:
+        A :class:`cornlib.interpret.geometry.SiteWindow` with no ``sites``.
+    """
+    import numpy as np
+
+    from cornlib.interpret.geometry import SiteWindow
+
+    if flank < 1:
+        raise ValueError(f"flank must be a positive number of bases, got {flank}")
+    values = np.abs(np.asarray(ism, dtype=float))
+    if values.ndim != 4 or not np.isfinite(values).any():
+        raise ValueError(f"expected finite ISM effects of shape (genes, L, 4, targets), got "
+                         f"shape {values.shape}")
+    g, pos, _, t = np.unravel_index(np.nanargmax(values), values.shape)
+    length = int(np.isfinite(values[g]).any(axis=(1, 2)).sum())
+    return SiteWindow(gene=int(g), gene_id=str(gene_ids[g]), target=int(t),
+                      target_name=str(targets[t]), start=max(int(pos) - flank, 0),
+                      end=min(int(pos) + flank, length), sites=[])
