@@ -285,9 +285,10 @@ def overrides(base: str, cache: Path, vcf: Path) -> dict[str, object]:
 
 def test_measured_sections_say_why_they_are_absent(tmp_path):
     """Sections that need the simulation's truth print why they are absent on measured targets."""
-    from cornlib.interpret import measured
+    from cornlib.data import answer_key as measured
 
     sim, real = {"kind": "simulated"}, {"kind": "measured"}
+    assert measured.stand_in_note(sim) == "" and "measured" in measured.stand_in_note(real)
     assert measured.has_truth(sim) and not measured.has_truth(real)
     assert measured.absent("oracle", sim) == ""
     assert "true sites" in measured.absent("recovery", real)

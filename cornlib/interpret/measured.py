@@ -1,9 +1,8 @@
-"""What a run's targets allow, for chapters that also run on measured expression.
+"""Chapters 9 and 10 on measured targets, which have no true sites.
 
-Simulated targets (the embedded profiles) come with an answer key: true sites, the oracle that
-reads them, a noise ceiling and variants that break a site. Measured targets (a downloaded or
-local TPM table) have none of these. The chapters ask :func:`has_truth` before such a section
-and print :func:`absent` instead of failing; chapter 10 scores the VCF a profile names
+What the targets allow is :mod:`cornlib.data.answer_key` (re-exported here: :func:`has_truth`,
+:func:`absent`). Chapter 9 maps the window of the largest ISM effect when there is no true site
+to centre it on (:func:`strongest_effect`); chapter 10 scores the VCF a profile names
 (``variants_vcf``), simulates one only when the targets are simulated, and otherwise says how
 to give one (:func:`variant_source`).
 """
@@ -17,42 +16,11 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-#: Why each section that needs the simulation's truth is left out on measured targets.
-ABSENT: dict[str, str] = {
-    "oracle": "the oracle reads the simulation's true sites, which measured targets do not have",
-    "ceiling": "the noise ceiling is the simulation's noiseless signal against its noisy "
-               "targets, which measured targets do not have",
-    "recovery": "true-site recovery scores importance against the simulation's true sites, "
-                "which measured targets do not have",
-    "site_variants": "site-breaking variants break the simulation's true sites, which measured "
-                     "targets do not have",
-}
+from cornlib.data.answer_key import ABSENT, absent, ceiling_phrase, has_truth, targets_phrase
 
-
-def has_truth(card: Mapping[str, Any]) -> bool:
-    """True when the targets (``targets/card.json``) are simulated and carry true sites."""
-    return card.get("kind") == "simulated"
-
-
-def absent(section: str, card: Mapping[str, Any]) -> str:
-    """The sentence a chapter shows for a section the targets cannot support (``""`` when they
-    can): e.g. ``absent("oracle", card)``.
-
-    Raises:
-        KeyError: an unknown section (naming the known ones).
-    """
-    if section not in ABSENT:
-        raise KeyError(f"unknown section {section!r}; known: {sorted(ABSENT)}")
-    if has_truth(card):
-        return ""
-    kind = card.get("kind") or "measured"
-    return f"Left out on these {kind} targets: {ABSENT[section]}."
-
-
-def targets_phrase(card: Mapping[str, Any]) -> str:
-    """``"simulated tissues"`` or ``"measured tissues"``, for captions and prose."""
-    return "simulated tissues" if has_truth(card) else f"{card.get('kind') or 'measured'} tissues"
-
+__all__ = ["ABSENT", "VariantSource", "absent", "anchor_variant", "ceiling_phrase", "has_truth",
+           "ranked_effects", "separation_text", "strongest_effect", "targets_phrase",
+           "variant_genome", "variant_source"]
 
 # --- chapter 10: which variants, which genome -------------------------------------------------
 
@@ -153,13 +121,6 @@ def separation_text(separation: pd.DataFrame, source: VariantSource) -> str:
              for m, r in separation.iterrows()]
     return ("A site-breaking variant has a larger predicted effect than a random one with "
             "probability (AUROC, 0.5: no separation) " + "; ".join(parts) + ".")
-
-
-def ceiling_phrase(share: float | None, card: Mapping[str, Any]) -> str:
-    """``"45% of the noise ceiling in R²"``, or why there is none (measured targets)."""
-    if share is None or not has_truth(card) or share != share:
-        return "no noise ceiling: the targets are measured"
-    return f"{share:.0%} of the noise ceiling in R²"
 
 
 def strongest_effect(ism, gene_ids: Sequence[str], targets: Sequence[str], *,
