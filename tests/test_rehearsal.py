@@ -118,8 +118,9 @@ def _proteins(key: str, gene_ids: set[str]) -> str:
 
 def _gzip(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", compresslevel=1) as fh:
-        fh.write(text)
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1,
+                                                  mtime=0) as fh:   # the same bytes every time
+        fh.write(text.encode())
     return path
 
 
