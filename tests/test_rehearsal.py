@@ -290,6 +290,8 @@ def test_measured_sections_say_why_they_are_absent(tmp_path):
 
     sim, real = {"kind": "simulated"}, {"kind": "measured"}
     assert measured.stand_in_note(sim) == "" and "measured" in measured.stand_in_note(real)
+    assert measured.cross_species_note(["a", "b"]) == ""
+    assert "only athaliana has" in measured.cross_species_note(["athaliana"])
     assert measured.has_truth(sim) and not measured.has_truth(real)
     assert measured.absent("oracle", sim) == ""
     assert "true sites" in measured.absent("recovery", real)

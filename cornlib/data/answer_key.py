@@ -66,3 +66,13 @@ def stand_in_note(card: Mapping[str, Any]) -> str:
     return (f"These targets are {kind}: the sections below describe the simulated stand-in of "
             "the embedded profiles (its drivers, gate and true sites), which this run does not "
             "use, so their tables and figures are empty.")
+
+
+def cross_species_note(species) -> str:
+    """Why cross-species runs are left out (``""`` with two or more species with targets)."""
+    species = sorted(map(str, species))
+    if len(species) > 1:
+        return ""
+    which = f"only {species[0]} has" if species else "no species has"
+    return (f"Left out: cross-species training needs two or more species with expression "
+            f"targets, and {which} them.")
