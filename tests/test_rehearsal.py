@@ -327,6 +327,16 @@ def test_variant_source(tmp_path):
     none = measured.variant_source({"kind": "measured"}, None)
     assert none.kind == "none" and "variants_vcf" in none.note
     assert "variants_vcf" in measured.separation_text(pd.DataFrame(), none)
+    sim = measured.VariantSource("simulated", None, "")
+    wide = pd.DataFrame({"auroc": [0.8], "auroc_low": [0.7], "auroc_high": [0.9],
+                         "median_positive": [2.0], "median_negative": [1.0]}, index=["cnn"])
+    long = pd.DataFrame({"model": ["cnn"] * 3,
+                         "metric": ["auroc", "median_positive", "median_negative"],
+                         "value": [0.8, 2.0, 1.0], "ci_low": [0.7, 1.5, 0.5],
+                         "ci_high": [0.9, 2.5, 1.5]})
+    text = measured.separation_text(wide, sim)
+    assert "cnn: 0.80 (0.70–0.90)" in text and "2.0 times" in text
+    assert measured.separation_text(long, sim) == text
     with pytest.raises(FileNotFoundError, match="variants_vcf"):
         measured.variant_source({"kind": "measured"}, tmp_path / "absent.vcf")
     with pytest.raises(ValueError, match="not one of the profile's species"):

@@ -107,6 +107,20 @@ def anchor_variant(promoters: pd.DataFrame, genome) -> dict[str, Any]:
     return {"chrom": row["chrom"], "pos": pos0 + 1, "ref": ref}
 
 
+def _wide_separation(separation: pd.DataFrame) -> pd.DataFrame:
+    """One row per model with ``auroc``, ``auroc_low``, ``auroc_high``, ``median_positive``,
+    ``median_negative``, from either form of
+    :func:`cornlib.interpret.variant_effects.separation`: wide (indexed by model) or long
+    (``model, metric, value, ci_low, ci_high``)."""
+    if "metric" not in separation.columns:
+        return separation
+    long = separation.set_index(["model", "metric"])
+    wide = long["value"].unstack("metric")
+    wide["auroc_low"] = long["ci_low"].xs("auroc", level="metric")
+    wide["auroc_high"] = long["ci_high"].xs("auroc", level="metric")
+    return wide
+
+
 def separation_text(separation: pd.DataFrame, source: VariantSource) -> str:
     """The sentence under chapter 10's scores: how well site-breaking variants separate from
     random ones (simulated), or what the scores of a given VCF are (and are not)."""
@@ -118,7 +132,7 @@ def separation_text(separation: pd.DataFrame, source: VariantSource) -> str:
                 "over the tissues; read them as the model's hypotheses.")
     parts = [f"{m}: {r.auroc:.2f} ({r.auroc_low:.2f}–{r.auroc_high:.2f}), median site-breaking "
              f"effect {r.median_positive / r.median_negative:.1f} times the median random one"
-             for m, r in separation.iterrows()]
+             for m, r in _wide_separation(separation).iterrows()]
     return ("A site-breaking variant has a larger predicted effect than a random one with "
             "probability (AUROC, 0.5: no separation) " + "; ".join(parts) + ".")
 
