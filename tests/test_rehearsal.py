@@ -425,10 +425,21 @@ def test_full_profile_rehearsed(mirror, tmp_path, monkeypatch, capsys):
     assert "oracle" not in set(baselines["model"])            # no true sites, no oracle
     assert set(baselines["species"]) == {"athaliana"}          # expression for one species
     text = {nb.stem: (run_dir / f"{nb.stem}.ipynb").read_text() for nb in run.notebooks()}
+    assert "These targets are measured" in text["01_eda"]
     assert "measured targets: no oracle" in text["04_baselines"]
+    for nb in ("07_finetune", "08_evaluate"):    # one species with targets: no cross-species
+        assert "cross-species training needs two or more species" in text[nb], nb
     assert "Left out on these measured targets: true-site recovery" in text["09_importance"]
     assert "Scoring the profile's VCF" in text["10_variants"]
     for model in ("transformer", "cnn"):
         scored = pd.read_csv(run_dir / "variants" / f"{model}.tsv", sep="\t")
         assert set(scored["id"]) == {f"v{i}" for i in range(N_VARIANTS)}
         assert (scored["status"] == "scored").any()
+
+    # the full profile as shipped names no VCF: chapter 10 says how to give one
+    argv_none = argv[:argv.index("-p")] + ["--only", "10"]
+    for key, value in {**ov, "variants_vcf": None}.items():
+        argv_none += ["-p", f"{key}={json.dumps(value)}"]
+    assert run.main(argv_none) == 0, capsys.readouterr().err[-3000:]
+    text = (run_dir / "10_variants.ipynb").read_text()
+    assert "No variants to score" in text and "variants_vcf" in text
