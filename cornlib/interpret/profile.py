@@ -68,7 +68,8 @@ def tss_profiles(models: Mapping[str, object], genes: pd.DataFrame, k: int, *,
     for name, model in models.items():
         y = None
         if labels is not None:
-            y = labels.loc[genes["gene_id"], list(model.targets)].to_numpy()
+            # a gene without targets (a species with no expression) has NaN labels
+            y = labels.reindex(genes["gene_id"])[list(model.targets)].to_numpy()
         flip = kmer_flip.flip(model, seqs, k, draws=draws, seed=seed, labels=y,
                               device=device, progress=progress)
         curves = [(flip_label(k), np.abs(flip.effect), tss)]
