@@ -11,12 +11,15 @@ For each model and thread count, in one process:
 
 Both are timed from the end of their first step to the end of their last (the driver: by a
 callback at ``on_step_end``, so data loading, logging and every callback of the steps count);
-the driver's fixed cost (building the Trainer, the first step, saving the model and the
-history) is printed apart. Model FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode``
-over one forward + backward of one batch (matmuls, convolutions, attention; not element-wise
-work or the optimiser), divided by the batch size. The fp32 peak is the best GFLOP/s of
-``torch.mm`` on 2048x2048 float32 matrices with the same thread count, measured before and after
-each model's runs in the same process; the fractions use the best of those.
+each runs ``--rounds`` times, alternating which goes first, and the best round counts (other
+jobs on a shared machine only ever slow a round down). The driver's fixed cost (building the
+Trainer, the first step, saving the model and the history) is printed apart.
+
+Model FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` over one forward +
+backward of one batch (matmuls, convolutions, attention; not element-wise work or the
+optimiser), divided by the batch size. The fp32 peak is the best GFLOP/s of ``torch.mm`` on
+2048x2048 float32 matrices with the same thread count, measured before and after each round in
+the same process; the fractions use the best of those.
 
 The data are random base codes and random targets: throughput does not depend on them.
 
@@ -211,6 +214,8 @@ def main(argv=None) -> int:
     p.add_argument("--seq-length", type=int, default=None,
                    help="default: the profile's (hybrid_seq_length, cnn_seq_length)")
     p.add_argument("--warmup", type=int, default=3, help="untimed plain steps per run")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="runs of each setup per model and thread count (the best counts)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes (3 steps, batch 4, 256 bases): a smoke test")
@@ -218,6 +223,7 @@ def main(argv=None) -> int:
     if args.quick:
         args.steps, args.batch_size = args.steps or 3, args.batch_size or 4
         args.seq_length, args.warmup = args.seq_length or 256, min(args.warmup, 1)
+        args.rounds = 1
 
     prof = profiles.load(args.profile)
     n_targets = int(prof["n_tissues"])
@@ -226,7 +232,7 @@ def main(argv=None) -> int:
     print("FLOPs: torch.utils.flop_counter.FlopCounterMode, one forward + backward of one "
           "batch, per sequence; peak: best torch.mm 2048x2048 float32 at the same threads")
 
-    rows, peaks, notes = [], {t: [] for t in args.threads}, []
+    rows, peaks, notes, fixed = [], {t: [] for t in args.threads}, [], {}
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory(prefix="train_throughput_") as tmp:
         for kind in args.models:
@@ -252,28 +258,41 @@ def main(argv=None) -> int:
                 warm = build(kind, prof, length, n_targets, args.seed)
                 plain_loop(warm, codes, labels, steps=args.warmup, threads=threads,
                            seed=args.seed, **opts)
-                plain = plain_loop(build(kind, prof, length, n_targets, args.seed), codes,
-                                   labels, steps=steps, threads=threads, seed=args.seed,
-                                   **opts)
-                clock, whole = driver(build(kind, prof, length, n_targets, args.seed), codes,
-                                      labels, Path(tmp) / f"{kind}_{threads}", steps=steps,
-                                      threads=threads, seed=args.seed, **opts)
-                peaks[threads].append(matmul_peak(threads))
-                for setup, times in (("plain", plain), ("driver", clock)):
+                clocks: dict[str, list] = {"plain": [], "driver": []}
+                for r in range(args.rounds):
+                    for setup in ("plain", "driver") if r % 2 == 0 else ("driver", "plain"):
+                        model = build(kind, prof, length, n_targets, args.seed)
+                        if setup == "plain":
+                            clocks[setup].append(plain_loop(
+                                model, codes, labels, steps=steps, threads=threads,
+                                seed=args.seed, **opts))
+                            continue
+                        clock, whole = driver(model, codes, labels,
+                                              Path(tmp) / f"{kind}_{threads}_{r}",
+                                              steps=steps, threads=threads, seed=args.seed,
+                                              **opts)
+                        clocks[setup].append(clock)
+                        steady = (clock[-1] - clock[0]) / (len(clock) - 1)
+                        fixed.setdefault((kind, threads), []).append(whole - steady * steps)
+                    peaks[threads].append(matmul_peak(threads))
+                for setup in ("plain", "driver"):
+                    times = max(clocks[setup], key=lambda c: rate(c, opts["batch_size"]))
                     rows.append({"model": kind, "threads": threads, "setup": setup,
                                  "steps": len(times) - 1, "batch": opts["batch_size"],
                                  "seconds": times[-1] - times[0],
                                  "seq/s": rate(times, opts["batch_size"]), "flops": flops})
-                steady = (clock[-1] - clock[0]) / (len(clock) - 1)
-                notes.append(f"{kind}, {threads} thread(s): the driver's whole call took "
-                             f"{whole:.2f} s, {whole - steady * steps:.2f} s more than "
-                             f"{steps} steps at its timed rate (Trainer, first step, saving)")
     best = {t: max(v) for t, v in peaks.items()}
     for t in args.threads:
         print(f"fp32 matmul peak, {t} thread(s): {best[t] / 1e9:.1f} GFLOP/s (best of "
               + ", ".join(f"{x / 1e9:.1f}" for x in peaks[t]) + ")")
     for note in notes:
         print(note)
+    print(f"rates: the best of {args.rounds} round(s) of each setup (rounds alternate which "
+          "setup goes first); steps: timed steps per round (the first step is not timed)")
+    for (kind, threads), extra in fixed.items():
+        print(f"{kind}, {threads} thread(s): the driver's fixed cost (its whole call less "
+              "its steps at its timed rate: the Trainer, the first step, saving): "
+              + ", ".join(f"{x:.2f}" for x in extra) + " s")
     table = pd.DataFrame(rows)
     table["GFLOP/s"] = table["seq/s"] * table["flops"] / 1e9
     table["% of peak"] = 100 * table["GFLOP/s"] * 1e9 / table["threads"].map(best)
@@ -282,12 +301,15 @@ def main(argv=None) -> int:
                          for _, r in table.iterrows()]
     table = table[list(COLUMNS)]
     print()
-    print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    formats = {"seconds": "{:.2f}", "seq/s": "{:.0f}", "GFLOP/s": "{:.2f}",
+               "% of peak": "{:.2f}", "vs plain": "{:.2f}"}
+    print(table.to_string(index=False, formatters={k: v.format for k, v in formats.items()}))
     for kind in args.models:
-        rates = table[(table["model"] == kind) & (table["setup"] == "driver")].set_index(
-            "threads")["seq/s"]
-        if 1 in rates.index and 2 in rates.index:
-            print(f"{kind}: driver 2 threads / 1 thread = {rates[2] / rates[1]:.2f}x")
+        for setup in ("plain", "driver"):
+            rates = table[(table["model"] == kind) & (table["setup"] == setup)].set_index(
+                "threads")["seq/s"]
+            if 1 in rates.index and 2 in rates.index:
+                print(f"{kind}, {setup}: 2 threads / 1 thread = {rates[2] / rates[1]:.2f}x")
     print(f"load average after the run: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
