@@ -245,3 +245,24 @@ def test_random_replacements_are_never_special_tokens(tok, examples):
             targets = batch["labels"] != -100
             assert targets.any()
             assert not torch.isin(batch["input_ids"][targets], special).any()
+
+
+def test_frozen_gc_freezes_and_restores():
+    """The driver leaves the objects that exist out of the collections while a run trains,
+    puts them back afterwards, and keeps a caller's own freeze."""
+    import gc
+
+    from cornlib.training.driver import frozen_gc
+
+    assert gc.get_freeze_count() == 0
+    with frozen_gc():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        count = gc.get_freeze_count()
+        with frozen_gc():
+            pass
+        assert gc.get_freeze_count() == count
+    finally:
+        gc.unfreeze()

@@ -18,6 +18,8 @@ rewritten at every log so a killed run leaves its curves) and, when the recipe n
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import shutil
 import time
@@ -213,7 +215,7 @@ def run(model, train, valid, recipe: Recipe, out_dir: str | os.PathLike) -> Trai
         if recipe.optimizer is not None:
             trainer.optimizer = recipe.optimizer(model)
         t0, tokens0 = time.perf_counter(), trainer.state.num_input_tokens_seen
-        with tr.quiet_hf_bars():
+        with tr.quiet_hf_bars(), frozen_gc():
             out = tr.fit(trainer, resume=recipe.resume)
         seconds = time.perf_counter() - t0
     log = trainer.state.log_history
@@ -232,6 +234,27 @@ def run(model, train, valid, recipe: Recipe, out_dir: str | os.PathLike) -> Trai
     stats = _stats(trainer, out, seconds, recipe, budget, best, per_target,
                    trainer.state.num_input_tokens_seen - tokens0)
     return TrainResult(trainer.model, history, out_dir, stats, per_target)
+
+
+@contextlib.contextmanager
+def frozen_gc():
+    """Run a block with the objects that exist now left out of Python's cyclic garbage
+    collection (``gc.freeze``), then put them back.
+
+    The ``Trainer`` runs a full ``gc.collect()`` when training starts (accelerate's
+    ``free_memory``), and Python runs full collections now and then while a run allocates; each
+    walks every object of the process, 0.3 s or more in a notebook's kernel. Frozen objects
+    are skipped; what the run itself leaves as garbage is still collected. Nothing is done
+    when the caller has frozen objects already.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _stats(trainer, out, seconds: float, recipe: Recipe, budget, best, per_target,
