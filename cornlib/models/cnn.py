@@ -34,7 +34,8 @@ class ConvBlock(nn.Module):
                  dropout: float):
         super().__init__()
         self.conv = nn.Conv1d(in_channels, out_channels, int(kernel_size), padding="same")
-        self.pool = nn.MaxPool1d(int(pool_size))
+        # a width-1 pool changes nothing but costs a fifth of a training step
+        self.pool = nn.MaxPool1d(int(pool_size)) if int(pool_size) > 1 else nn.Identity()
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
