@@ -54,10 +54,11 @@ class ExampleFiles:
     signal: pd.DataFrame
 
 
-def upstream_features(genome: str = "athaliana", n_genes: int = 300,
+def upstream_features(genome: str = "athaliana", n_genes: int | None = 300,
                       cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """GC fraction and G-box presence of the upstream window of the first ``n_genes``
-    protein-coding genes (by position) of an embedded genome's first chromosome.
+    protein-coding genes (by position; ``None``: all of them, the form a lab's table has) of an
+    embedded genome's first chromosome.
 
     Returns:
         Columns ``gene_id``, ``gc``, ``z_gc`` and ``motif`` (0/1), one row per gene.
@@ -68,15 +69,15 @@ def upstream_features(genome: str = "athaliana", n_genes: int = 300,
     from cornlib.data import embedded, gff
     from cornlib.data import genome as gen
 
-    if n_genes < 10:
+    if n_genes is not None and n_genes < 10:
         raise ValueError(f"n_genes={n_genes}: write at least 10 genes")
     files = embedded.locate(genome)
     genes = gff.read_genes(files.gff)
     genes = genes[(genes["biotype"] == "protein_coding")
                   & (genes["chrom"] == genes["chrom"].iloc[0])
                   & genes["strand"].isin(["+", "-"])]
-    genes = genes.sort_values("start").head(n_genes)
-    if len(genes) < n_genes:
+    genes = genes.sort_values("start").head(n_genes or len(genes))
+    if n_genes is not None and len(genes) < n_genes:
         raise ValueError(f"n_genes={n_genes}: {genome} has {len(genes)} protein-coding genes "
                          "on its first chromosome")
     fasta = gen.open_fasta(files.fasta, cache_dir)
@@ -112,7 +113,8 @@ def log_tpm(features: pd.DataFrame, tissues: Sequence[str] = TISSUES, replicates
     return pd.DataFrame(columns, index=pd.Index(features["gene_id"], name="gene_id"))
 
 
-def write_example(out_dir: str | os.PathLike, *, genome: str = "athaliana", n_genes: int = 300,
+def write_example(out_dir: str | os.PathLike, *, genome: str = "athaliana",
+                  n_genes: int | None = 300,
                   tissues: Sequence[str] = TISSUES, replicates: int = 2, seed: int = 0,
                   cache_dir: str | os.PathLike | None = None) -> ExampleFiles:
     """Write ``tpm.tsv`` (genes × samples, TPM, 2 decimals) and ``samples.tsv`` (``sample``,
