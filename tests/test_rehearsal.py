@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from profile_sizes import tiny_sizes
 
 from cornlib import run
 from cornlib.paths import REPO_ROOT
@@ -246,20 +247,10 @@ def serve(root: Path):
 
 # --- the overrides ---------------------------------------------------------------------------------
 
-#: Keys that say where the data come from: these follow the mirror, every other key of
-#: profiles/tiny.yml replaces the full profile's size.
-DATA_KEYS = {"profile", "run_dir", "cache_dir", "device", "source", "species", "max_genes",
-             "expression", "protein_fasta", "cross_species_holdout", "corpus_genome_windows",
-             "corpus_genomes", "warm_start_species", "variants_species", "holdout",
-             "n_tissues"}
-
-
 def overrides(base: str, cache: Path, vcf: Path) -> dict[str, object]:
     """``-p`` overrides of ``--profile full``: the mirror's URLs and tiny sizes."""
     full = yaml.safe_load((REPO_ROOT / "profiles" / "full.yml").read_text())
-    tiny = yaml.safe_load((REPO_ROOT / "profiles" / "tiny.yml").read_text())
-    out = {k: v for k, v in tiny.items()
-           if k in full and k not in DATA_KEYS and full[k] != v}
+    out = tiny_sizes(full)
     species, proteins = [], {}
     for key, (folder, stem) in GENOMES.items():
         url = f"{base}/{RELEASE}"
