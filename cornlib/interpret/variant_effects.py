@@ -111,8 +111,9 @@ def ceiling(effects: pd.DataFrame, models, *, positive: str = "site",
     true effect), per model and as the paired difference of the two, on the variants both
     scored, resampled over variants (the same draws for both models).
 
-    A model that knew the simulation would reach ρ = 1 here and, with random variants outside
-    every true site (no true effect), an AUROC of 1: this is the ceiling the AUROC approaches.
+    A model that knew the simulation would reach ρ near 1 here (a single base may not remove
+    a whole site) and, with random variants outside every true site, an AUROC near 1: this is
+    the ceiling the AUROC approaches.
 
     Returns:
         Long table ``model`` (each model, then ``"a − b"``), ``metric`` (``spearman``),
@@ -153,8 +154,8 @@ def ceiling(effects: pd.DataFrame, models, *, positive: str = "site",
 
 #: How a model's agreement with the true effects reads, by the verdict of its interval
 #: against 0 (chance).
-AGREEMENT: dict[str, str] = {"better": "agrees with them better than chance",
-                             "worse": "runs against them",
+AGREEMENT: dict[str, str] = {"better": "agrees with the truth better than chance",
+                             "worse": "runs against the truth",
                              "indistinguishable": "is indistinguishable from chance",
                              "undefined": "cannot be measured"}
 
@@ -173,8 +174,8 @@ def comparison_text(difference: pd.DataFrame, agreement: pd.DataFrame | None = N
         return text
     g = agreement.set_index("model")
     diff = g.loc[d["model"]]
-    return (f"{text} Ranked against the true effects of the broken sites, the {first}'s "
-            f"effects {AGREEMENT[g.at[first, 'verdict']]}, the {second}'s "
+    return (f"{text} Against the true effects of the broken sites, the {first}'s ranking "
+            f"of the site-breaking variants {AGREEMENT[g.at[first, 'verdict']]}, the {second}'s "
             f"{AGREEMENT[g.at[second, 'verdict']]}; in this agreement the {first} "
             f"{resample.VERBS[diff['verdict']]} the {second}.")
 
