@@ -29,7 +29,7 @@ from cornlib.vcf import (  # noqa: F401  (re-exported: cornlib.variants.read_vcf
 
 __all__ = ["COLUMNS", "STATUSES", "add_parser", "check_contigs", "check_vcf", "command",
            "locate", "read_table", "read_vcf", "run", "score", "simulated_variants", "summary",
-           "write", "write_vcf"]
+           "true_site_mask", "write", "write_vcf"]
 _COMP = str.maketrans("ACGTN", "TGCAN")
 
 
@@ -237,7 +237,8 @@ def simulated_variants(promoters: pd.DataFrame, truth_sites: pd.DataFrame, card:
                        roles=("driver",)) -> pd.DataFrame:
     """SNVs in genome coordinates for the book: ``site`` (true sites of ``roles``, each broken
     at its most informative position by the base the motif least expects, site strand
-    respected) and ``random`` (random positions of the same genes' promoters, another base).
+    respected) and ``random`` (random positions of the same genes' promoters, another base,
+    outside every true site of the gene: any role, any motif of ``truth_sites``).
 
     Args:
         promoters, truth_sites, card: ``promoters.parquet``, ``targets/truth_sites.parquet``
@@ -247,7 +248,10 @@ def simulated_variants(promoters: pd.DataFrame, truth_sites: pd.DataFrame, card:
 
     Returns:
         ``chrom, pos`` (1-based), ``ref, alt`` (forward strand), ``id, class, gene_id, motif,
-        offset, tss_offset`` (promoter orientation); distinct positions.
+        offset, tss_offset`` (promoter orientation) and ``contribution`` (the broken site's
+        true effect, ``truth_sites``' ``contribution``; NaN for random variants and where the
+        truth has none); distinct positions. A gene whose promoter has no base outside its true
+        sites gets no random variant; ``attrs["genes_without_room"]`` counts such genes.
     """
     from cornlib.data.simulate import tss_index
 
@@ -261,26 +265,65 @@ def simulated_variants(promoters: pd.DataFrame, truth_sites: pd.DataFrame, card:
                                                       prom.index.intersection(list(genes)))]
     if sites.empty:
         raise ValueError("no truth site of these genes and roles lies in the promoter table")
+    if "contribution" not in sites.columns:
+        sites = sites.assign(contribution=np.nan)
     rng = np.random.default_rng(seed)
     rows = []
-    for gid, motif, position, strand in sites[["gene_id", "motif", "position", "strand"]].iloc[
+    for gid, motif, position, strand, effect in sites[
+            ["gene_id", "motif", "position", "strand", "contribution"]].iloc[
             rng.permutation(len(sites))].itertuples(index=False):
         edit = _breaking_edit(prom.at[gid, "sequence"], int(position + tss[gid]), strand,
                               length[motif], matrices.get(motif), background)
         if edit is not None:
-            rows.append((gid, motif, *edit, "site"))
-    for gid in rng.choice(pd.unique(pd.Series([r[0] for r in rows[:n_per_class]])), 3 * n_per_class):
+            rows.append((gid, motif, *edit, "site", effect))
+    drawn = pd.unique(pd.Series([r[0] for r in rows[:n_per_class]]))
+    free = {g: _free_positions(prom.at[g, "sequence"], truth_sites[truth_sites["gene_id"] == g],
+                               length, int(tss[g])) for g in drawn}
+    room = [g for g in drawn if len(free[g])]
+    for gid in (rng.choice(room, 3 * n_per_class) if room else []):
         seq = prom.at[gid, "sequence"]
-        at = int(rng.integers(len(seq)))
-        if seq[at] != "N":
-            rows.append((gid, "", at, rng.choice([b for b in "ACGT" if b != seq[at]]), "random"))
-    out = _to_genome(pd.DataFrame(rows, columns=["gene_id", "motif", "offset", "palt", "class"]),
-                     promoters)
+        at = int(free[gid][rng.integers(len(free[gid]))])
+        rows.append((gid, "", at, rng.choice([b for b in "ACGT" if b != seq[at]]), "random",
+                     np.nan))
+    out = _to_genome(pd.DataFrame(rows, columns=["gene_id", "motif", "offset", "palt", "class",
+                                                 "contribution"]), promoters)
     out = (out.drop_duplicates(["chrom", "pos"]).groupby("class", sort=False).head(n_per_class)
            .reset_index(drop=True))
     out["id"] = [f"{c}_{i}_{g}" for i, (c, g) in enumerate(zip(out["class"], out["gene_id"]))]
-    return out[["chrom", "pos", "ref", "alt", "id", "class", "gene_id", "motif", "offset",
-                "tss_offset"]].astype({"pos": np.int64, "offset": np.int64, "tss_offset": np.int64})
+    out = out[["chrom", "pos", "ref", "alt", "id", "class", "gene_id", "motif", "offset",
+               "tss_offset", "contribution"]].astype(
+        {"pos": np.int64, "offset": np.int64, "tss_offset": np.int64, "contribution": float})
+    out.attrs["genes_without_room"] = len(drawn) - len(room)
+    return out
+
+
+def true_site_mask(sequence: str, sites: pd.DataFrame, lengths: dict, tss: int) -> np.ndarray:
+    """Which bases of one promoter (promoter orientation) lie in one of its true sites.
+
+    Args:
+        sequence: the promoter.
+        sites: the gene's rows of ``targets/truth_sites.parquet`` (``motif``, ``position``
+            from the TSS), every role.
+        lengths: motif ID → length (the card's drivers and core element).
+        tss: the TSS's index in ``sequence``.
+
+    Raises:
+        ValueError: a site's motif has no known length (its extent is unknown).
+    """
+    inside = np.zeros(len(sequence), dtype=bool)
+    for motif, position in sites[["motif", "position"]].itertuples(index=False):
+        if motif not in lengths:
+            raise ValueError(f"true site motif {motif!r} is not among the card's drivers or "
+                             "core element, so its extent is unknown")
+        start = int(position) + tss
+        inside[max(start, 0):max(start + int(lengths[motif]), 0)] = True
+    return inside
+
+
+def _free_positions(sequence: str, sites: pd.DataFrame, lengths: dict, tss: int) -> np.ndarray:
+    """Offsets of ``sequence`` that are a base (not N) outside every true site."""
+    known = np.frombuffer(sequence.upper().encode(), dtype=np.uint8) != ord("N")
+    return np.flatnonzero(known & ~true_site_mask(sequence, sites, lengths, tss))
 
 
 def run(model, variants: str | os.PathLike, fasta: str | os.PathLike, gff: str | os.PathLike, *,

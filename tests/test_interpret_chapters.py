@@ -134,6 +134,41 @@ def test_variant_effects_and_separation():
     assert auroc["a"] == 1.0 and auroc["b"] == 0.5
 
 
+def test_paired_auroc_difference_and_the_ceiling():
+    rng = np.random.default_rng(0)
+    n = 40
+    truth = rng.uniform(0.1, 2, n)
+    simulated = pd.DataFrame({"id": [f"v{i}" for i in range(2 * n)],
+                              "gene_id": [f"g{i}" for i in range(2 * n)],
+                              "class": ["site"] * n + ["random"] * n,
+                              "contribution": np.r_[-truth, [np.nan] * n]})
+    sharp = np.r_[truth, rng.uniform(0, 0.05, n)]  # ranks the sites as the truth does
+    blurred = np.r_[rng.uniform(0, 2, n), rng.uniform(0, 1, n)]
+    eff = variant_effects.effects(
+        {"a": _variant_table(np.c_[sharp, 0 * sharp]),
+         "b": _variant_table(np.c_[blurred, 0 * blurred])}, simulated)
+    diff = variant_effects.auroc_difference(eff, ["a", "b"], n_bootstrap=200, seed=1)
+    sep = variant_effects.separation(eff, n_bootstrap=200, seed=1)
+    auroc = sep[sep["metric"] == "auroc"].set_index("model")
+    assert diff["model"].tolist() == ["a − b"] and diff["verdict"].iat[0] == "better"
+    assert diff["value"].iat[0] == pytest.approx(auroc.at["a", "value"] - auroc.at["b", "value"])
+    flipped = variant_effects.auroc_difference(eff, ["b", "a"], n_bootstrap=200, seed=1)
+    assert flipped["verdict"].iat[0] == "worse"
+    assert flipped["ci_low"].iat[0] == pytest.approx(-diff["ci_high"].iat[0])  # same draws
+    top = variant_effects.ceiling(eff, ["a", "b"], n_bootstrap=200, seed=1)
+    assert top["model"].tolist() == ["a", "b", "a − b"] and (top["n"] == n).all()
+    got = top.set_index("model")
+    assert got.at["a", "value"] == pytest.approx(1.0)  # |contribution| ranks as the truth
+    assert got.at["a − b", "verdict"] == "better"
+    text = variant_effects.comparison_text(diff, top)
+    assert "a's separation beats the b's" in text and "a beats the b" in text
+    assert "true effects" not in variant_effects.comparison_text(diff, None)
+    with pytest.raises(ValueError, match="not in it: \\['c'\\]"):
+        variant_effects.auroc_difference(eff, ["a", "c"])
+    with pytest.raises(ValueError, match="no true effect"):
+        variant_effects.ceiling(eff.drop(columns="contribution"), ["a", "b"])
+
+
 def test_problem_variants_cover_each_status():
     bad = variant_effects.problem_variants({"chrom": "c1", "pos": 5, "ref": "A"}, {"c1": "gattaca"})
     assert bad["id"].tolist() == ["no_contig", "wrong_ref", "multi", "indel", "far"]

@@ -326,7 +326,7 @@ def test_variant_source(tmp_path):
                          "value": [0.8, 2.0, 1.0], "ci_low": [0.7, 1.5, 0.5],
                          "ci_high": [0.9, 2.5, 1.5]})
     text = measured.separation_text(wide, sim)
-    assert "cnn: 0.80 (0.70–0.90)" in text and "2.0 times" in text
+    assert "cnn: 0.80 (0.70–0.90)" in text and "times" not in text  # no median ratio
     assert measured.separation_text(long, sim) == text
     with pytest.raises(FileNotFoundError, match="variants_vcf"):
         measured.variant_source({"kind": "measured"}, tmp_path / "absent.vcf")

@@ -12,6 +12,7 @@ import torch
 from cornlib import cli, models, training
 from cornlib import variants as V
 from cornlib.data import embedded, genome, promoters
+from cornlib.data.simulate import tss_index
 from cornlib.models import predictor
 from cornlib.sequence import Edit, apply, reverse_complement
 
@@ -185,11 +186,15 @@ def test_simulated_variants_break_sites_and_map_back(tmp_path):
     card = {"drivers": [{"matrix_id": "MA1055.3", "length": motif.length}],
             "background": {b: 0.25 for b in "ACGT"}}
     truth = pd.DataFrame({"gene_id": ["M", "M"], "motif": ["MA1055.3"] * 2,
-                          "role": ["driver", "core"], "position": [-9, -10], "strand": ["-", "+"]})
+                          "role": ["driver", "core"], "position": [-9, -10], "strand": ["-", "+"],
+                          "contribution": [-0.7, 0.2]})
     sim = V.simulated_variants(proms, truth, card, n_per_class=5, seed=0)
-    site = sim[sim["class"] == "site"]
-    assert len(site) == 1 and (sim["class"] == "random").sum() == 5  # the core role is not asked
+    site, random = sim[sim["class"] == "site"], sim[sim["class"] == "random"]
+    assert len(site) == 1  # the core role is not asked
     assert 1 <= site["offset"].iat[0] < 1 + motif.length
+    assert site["contribution"].tolist() == [-0.7] and random["contribution"].isna().all()
+    # the sites cover offsets 0..8 of the 10: random variants only at the one base left
+    assert random["offset"].tolist() == [9] and sim.attrs["genes_without_room"] == 0
     seq = proms["sequence"].iat[0]
     mutant = apply(seq, Edit(int(site["offset"].iat[0]), seq[site["offset"].iat[0]],
                              reverse_complement(site["alt"].iat[0])))  # M is on -, like the VCF alt
@@ -204,6 +209,29 @@ def test_simulated_variants_break_sites_and_map_back(tmp_path):
     assert (back["gene_id"] == back["gene_id_sim"]).all() and (back["offset"] == back["offset_sim"]).all()
     assert (back["tss_offset"] == back["tss_offset_sim"]).all()
     assert (back["promoter_ref"] == [seq[o] for o in back["offset"]]).all()
+
+
+def test_random_variants_stay_outside_every_true_site(tmp_path):
+    fa, gff = _genome(tmp_path)
+    proms, _ = promoters.extract(fa, gff, "tiny", cache_dir=tmp_path / "cache", **SETTINGS)
+    card = {"drivers": [{"matrix_id": "X", "length": 3}, {"matrix_id": "Y", "length": 20}],
+            "background": {b: 0.25 for b in "ACGT"}}
+    truth = pd.DataFrame({"gene_id": ["M", "M", "M", "P"], "motif": ["X", "X", "X", "Y"],
+                          "role": ["driver", "driver", "core", "driver"],
+                          "position": [-8, -3, -10, -15], "strand": ["+", "-", "+", "+"]})
+    sim = V.simulated_variants(proms, truth, card, n_per_class=20, seed=1)
+    random = sim[sim["class"] == "random"]
+    assert len(random) and set(random["gene_id"]) == {"M"}  # P is one site end to end
+    assert sim.attrs["genes_without_room"] == 1
+    tss = dict(zip(proms["gene_id"], tss_index(proms)))
+    seqs = proms.set_index("gene_id")["sequence"]
+    for gene, offset in random[["gene_id", "offset"]].itertuples(index=False):
+        inside = V.true_site_mask(seqs[gene], truth[truth["gene_id"] == gene],
+                                  {"X": 3, "Y": 20}, tss[gene])
+        assert not inside[offset]
+    assert sorted(random["offset"]) == [5, 6]  # M (TSS at 10): sites [0, 5) and [7, 10)
+    with pytest.raises(ValueError, match="'Z'.*extent is unknown"):
+        V.true_site_mask(seqs["M"], truth.assign(motif="Z"), {"X": 3}, tss["M"])
 
 
 def test_cli_scores_a_vcf_against_the_embedded_genome(model_dir, tmp_path, capsys):

@@ -130,8 +130,7 @@ def separation_text(separation: pd.DataFrame, source: VariantSource) -> str:
         return ("The profile's variants have no answer key, so there is no separation to "
                 "measure: the table ranks them by predicted effect, the largest absolute change "
                 "over the tissues; read them as the model's hypotheses.")
-    parts = [f"{m}: {r.auroc:.2f} ({r.auroc_low:.2f}–{r.auroc_high:.2f}), median site-breaking "
-             f"effect {r.median_positive / r.median_negative:.1f} times the median random one"
+    parts = [f"{m}: {r.auroc:.2f} ({r.auroc_low:.2f}–{r.auroc_high:.2f})"
              for m, r in _wide_separation(separation).iterrows()]
     return ("A site-breaking variant has a larger predicted effect than a random one with "
             "probability (AUROC, 0.5: no separation) " + "; ".join(parts) + ".")
