@@ -449,3 +449,54 @@ def test_wide_shows_a_value_without_its_undefined_interval():
     assert wide.loc["a", "x"] == "0.50 [0.40, 0.60]"
     assert wide.loc["a", "y"] == "-0.25"
     assert wide.loc["b", "x"] == "—" and wide.loc["b", "y"] == "—"
+
+
+def test_glue_keys_are_complete_on_either_targets():
+    """Chapter 9's prose keys exist with true sites (counts, values) and without (— or NaN)."""
+    from cornlib.interpret import measured
+
+    contrasts, table = _per_sequence_case()
+    diff = contrasts.method_differences(table, {"a": "perfect"}, n_bootstrap=20)
+    words = contrasts.choice_words({"a": "perfect"}, diff, ["a", "b"])
+    assert words["best_a"] == "perfect" and words["best_a_others"] == 2
+    assert words["best_b"] == words["best_b_better"] == "—"
+    empty = contrasts.per_sequence({}, None, ["t1"], ["g0"])
+    none = contrasts.summary(empty)
+    rng = contrasts.auroc_range(none)
+    assert np.isnan(rng["auroc_min"]) and rng["kp_relation"] == "—"
+    s = contrasts.summary(table, n_bootstrap=20)
+    assert contrasts.auroc_range(s)["kp_relation"] in {"below", "above", "within",
+                                                       "overlapping"}
+    assert contrasts.verdict_words(contrasts.paired(empty, []), "x")["x_methods"] == "—"
+    models_ = contrasts.model_differences(table, "a", "b", n_bootstrap=20)
+    counted = contrasts.verdict_words(models_, "x")
+    assert counted["x_methods"] == 2 and set(counted) == {
+        "x_better", "x_worse", "x_indistinguishable", "x_undefined", "x_methods"}
+    one = contrasts.paired(table, [(("a", "perfect"), ("a", "noise"))],
+                           metrics=["auprc"], n_bootstrap=20)
+    values = contrasts.paired_values(one, "d", ["a", "b"])
+    assert values["d_a_verdict"] == "better" and values["d_b_verdict"] == "—"
+    assert np.isnan(values["d_b_value"]) and values["d_a_value"] > 0
+    verdicts = pd.DataFrame({"model": ["t", "t"], "status": ["missed", "invented"]})
+    v = motifs.verdict_values(verdicts, ["t", "c"])
+    assert (v["motif_missed_t"], v["motif_invented_c"]) == (1, 0)
+    v = motifs.verdict_values(verdicts, ["t", "c"], drivers=False)
+    assert v["motif_missed_t"] == "—" and v["motif_invented_t"] == 1
+    null = pd.DataFrame([{"model": "t", "source": "found", "patterns": 2, "driver": 0.5,
+                          "driver family": 0.25}])
+    n = motifs.null_values(null, ["t"])
+    assert n["null_found_t"] == 0.75 and np.isnan(n["null_shuffled_t"])
+    assert np.isnan(motifs.null_values(null.iloc[:0], ["t"])["null_found_t"])
+    glued = {}
+    measured.glue_all(lambda k, v, display: glued.update({k: (v, display)}), {"k": 1})
+    assert glued == {"k": (1, False)}
+
+
+def test_ism_window_without_true_sites_is_the_largest_effect():
+    from cornlib.interpret import measured
+
+    ism = np.zeros((1, 50, 4, 2))
+    ism[0, 20, 1, 1] = 3.0
+    w = measured.ism_window(ism, pd.DataFrame(), {"kind": "measured"}, ["g"], [25], [50],
+                            ["x", "y"], flank=5)
+    assert (w.gene_id, w.target_name, w.start, w.end, w.sites) == ("g", "y", 15, 25, [])

@@ -414,7 +414,7 @@ def test_full_profile_rehearsed(mirror, tmp_path, monkeypatch, capsys):
     assert set(baselines["species"]) == {"athaliana"}          # expression for one species
     text = {nb.stem: (run_dir / f"{nb.stem}.ipynb").read_text() for nb in run.notebooks()}
     assert "These targets are measured" in text["01_eda"]
-    assert "measured targets: no oracle" in text["04_baselines"]
+    assert "none (measured targets)" in text["04_baselines"]      # no oracle
     for nb in ("07_finetune", "08_evaluate"):    # one species with targets: no cross-species
         assert "cross-species training needs two or more species" in text[nb], nb
     assert "Left out on these measured targets: true-site recovery" in text["09_importance"]

@@ -35,6 +35,12 @@ PAIRED_COLUMNS = ["model", "method", "reference_model", "reference_method", "tar
                   "metric", "value", "ci_low", "ci_high", "share_positive", "verdict"]
 
 
+#: The verdicts of :func:`paired`, as :func:`verdict_counts` orders its columns.
+VERDICTS: tuple[str, ...] = ("better", "worse", "indistinguishable", "undefined")
+#: What a glued word or count shows where there is nothing to compare (measured targets).
+MISSING = "—"
+
+
 #: The range of per-sequence AUROC in Koo & Ploenzke's (2021) synthetic benchmarks.
 KOO_PLOENZKE_AUROC = (0.62, 0.91)
 
@@ -244,8 +250,60 @@ def verdict_counts(differences: pd.DataFrame, by: str = "model",
     """How many of the :func:`paired` rows of ``metric`` are ``better``, ``worse``,
     ``indistinguishable`` or ``undefined`` (columns, 0 where none) per ``by`` (rows)."""
     rows = differences[differences["metric"] == metric]
-    words = ["better", "worse", "indistinguishable", "undefined"]
+    words = list(VERDICTS)
     if rows.empty:
         return pd.DataFrame(columns=words, dtype=int).rename_axis(index=by)
     counts = pd.crosstab(rows[by], rows["verdict"]).reindex(columns=words, fill_value=0)
     return counts.rename_axis(index=by, columns=None)
+
+
+def auroc_range(summary_table: pd.DataFrame,
+                reference: tuple[float, float] = KOO_PLOENZKE_AUROC) -> dict[str, object]:
+    """The glue of the AUROC range against Koo & Ploenzke's: ``auroc_min``, ``auroc_max``
+    (NaN without rows), ``kp_low``, ``kp_high`` and ``kp_relation`` (:func:`relation`;
+    :data:`MISSING` without rows)."""
+    auroc = summary_table.loc[summary_table["metric"] == "auroc", "value"]
+    return {"auroc_min": float(auroc.min()), "auroc_max": float(auroc.max()),
+            "kp_low": reference[0], "kp_high": reference[1],
+            "kp_relation": relation(auroc, reference) if len(auroc) else MISSING}
+
+
+def choice_words(chosen: Mapping[str, str], differences: pd.DataFrame,
+                 models: Sequence[str]) -> dict[str, object]:
+    """The glue of each model's choice: ``best_<model>`` (the method, spaced) and
+    ``best_<model>_<verdict>`` and ``best_<model>_others`` (how many of its other methods the
+    chosen one beats, etc., from :func:`method_differences`' AUPRC rows); :data:`MISSING`
+    for a model with no choice (measured targets)."""
+    beats = verdict_counts(differences)
+    out: dict[str, object] = {}
+    for m in models:
+        have = m in chosen and m in beats.index
+        out[f"best_{m}"] = chosen[m].replace("_", " ") if m in chosen else MISSING
+        for word in VERDICTS:
+            out[f"best_{m}_{word}"] = int(beats.loc[m, word]) if have else MISSING
+        out[f"best_{m}_others"] = int(beats.loc[m].sum()) if have else MISSING
+    return out
+
+
+def verdict_words(differences: pd.DataFrame, prefix: str) -> dict[str, object]:
+    """The glue of all AUPRC verdicts of ``differences`` together: ``<prefix>_<verdict>``
+    (counts) and ``<prefix>_methods`` (their total); :data:`MISSING` without rows."""
+    if differences[differences["metric"] == "auprc"].empty:
+        return {f"{prefix}_{w}": MISSING for w in (*VERDICTS, "methods")}
+    words = verdict_counts(differences).sum()
+    return {**{f"{prefix}_{w}": int(n) for w, n in words.items()},
+            f"{prefix}_methods": int(words.sum())}
+
+
+def paired_values(differences: pd.DataFrame, prefix: str,
+                  models: Sequence[str]) -> dict[str, object]:
+    """The glue of one :func:`paired` row per model: ``<prefix>_<model>_value``, ``_ci_low``,
+    ``_ci_high`` (NaN where the model has no row) and ``_verdict`` (:data:`MISSING`)."""
+    rows = {r.model: r for r in differences.itertuples()}
+    out: dict[str, object] = {}
+    for m in models:
+        r = rows.get(m)
+        for key in ("value", "ci_low", "ci_high"):
+            out[f"{prefix}_{m}_{key}"] = float(getattr(r, key)) if r is not None else float("nan")
+        out[f"{prefix}_{m}_verdict"] = r.verdict if r is not None else MISSING
+    return out

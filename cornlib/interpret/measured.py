@@ -18,9 +18,12 @@ import pandas as pd
 
 from cornlib.data.answer_key import ABSENT, absent, ceiling_phrase, has_truth, targets_phrase
 
-__all__ = ["ABSENT", "VariantSource", "absent", "anchor_variant", "ceiling_phrase", "has_truth",
-           "ranked_effects", "separation_text", "strongest_effect", "targets_phrase",
-           "variant_genome", "variant_source"]
+__all__ = ["ABSENT", "MISSING", "VariantSource", "absent", "anchor_variant", "ceiling_phrase",
+           "glue_all", "has_truth", "ism_window", "ranked_effects", "separation_text",
+           "strongest_effect", "targets_phrase", "variant_genome", "variant_source"]
+
+#: What the prose shows for a glued word or count the targets cannot support.
+MISSING = "—"
 
 # --- chapter 10: which variants, which genome -------------------------------------------------
 
@@ -164,3 +167,25 @@ def strongest_effect(ism, gene_ids: Sequence[str], targets: Sequence[str], *,
     return SiteWindow(gene=int(g), gene_id=str(gene_ids[g]), target=int(t),
                       target_name=str(targets[t]), start=max(int(pos) - flank, 0),
                       end=min(int(pos) + flank, length), sites=[])
+
+
+def ism_window(ism, truth: pd.DataFrame, card: Mapping[str, Any], gene_ids: Sequence[str],
+               tss: Sequence[int], lengths: Sequence[int], targets: Sequence[str], *,
+               flank: int = 40):
+    """Chapter 9's mutagenesis window: the strongest true site
+    (:func:`cornlib.interpret.geometry.strongest_site`) when the targets have true sites, else
+    the largest ISM effect (:func:`strongest_effect`). ``ism`` and the other sequences cover the
+    same genes (the ISM sample), in the same order."""
+    if has_truth(card):
+        from cornlib.interpret.geometry import strongest_site
+
+        return strongest_site(truth, card, gene_ids, tss, lengths, targets, flank=flank)
+    return strongest_effect(ism, gene_ids, targets, flank=flank)
+
+
+def glue_all(glue, values: Mapping[str, Any]) -> None:
+    """``glue(key, value, display=False)`` for every item of ``values`` (myst-nb's ``glue``):
+    the helpers that build ``values`` give every key the prose uses, :data:`MISSING` or NaN
+    where the targets cannot support it, so the page builds on either kind of targets."""
+    for key, value in values.items():
+        glue(key, value, display=False)

@@ -406,7 +406,7 @@ def _hit_fields(hit) -> tuple:
 
 __all__ = ["MATCH_COLUMNS", "COMPARE_COLUMNS", "Pattern", "discover", "seqlet_table", "match", "compare",
            "verdict_table", "VERDICT_KEYS", "verdict_counts", "from_gradients", "shuffled", "CALLS",
-           "pattern_calls", "family_matrices", "null_calls"]
+           "pattern_calls", "family_matrices", "null_calls", "verdict_values", "null_values"]
 
 
 def compile_kernels(seed: int = 0) -> None:
@@ -451,3 +451,33 @@ def from_gradients(predictor, sequences: Sequence[str], *, device: str = "auto",
 
 if __name__ == "__main__":
     compile_kernels()
+
+
+def verdict_values(verdicts: pd.DataFrame, models: Sequence[str],
+                   drivers: bool = True) -> dict[str, object]:
+    """The glue of :func:`verdict_counts`: ``motif_<key>_<model>`` for every key of
+    :data:`VERDICT_KEYS` and model (0 for a model without rows). Without ``drivers`` (measured
+    targets) only ``invented`` counts: the others are ``—``."""
+    counts = verdict_counts(verdicts) if len(verdicts) else None
+    out: dict[str, object] = {}
+    for key in VERDICT_KEYS.values():
+        for m in models:
+            n = int(counts.loc[m, key]) if counts is not None and m in counts.index else 0
+            out[f"motif_{key}_{m}"] = n if drivers or key == "invented" else "—"
+    return out
+
+
+def null_values(null: pd.DataFrame, models: Sequence[str]) -> dict[str, float]:
+    """The glue of :func:`null_calls`: ``null_<source>_<model>``, the share of the patterns
+    (``found``) and of their shuffled copies (``shuffled``) that count as a driver or its
+    family; NaN where there is no row (measured targets) or no pattern."""
+    rows = null.set_index(["model", "source"]) if len(null) else None
+    out = {}
+    for m in models:
+        for source in ("found", "shuffled"):
+            hit = float("nan")
+            if rows is not None and (m, source) in rows.index:
+                row = rows.loc[(m, source)]
+                hit = float(row["driver"] + row["driver family"])
+            out[f"null_{source}_{m}"] = hit
+    return out
