@@ -123,9 +123,6 @@ def test_own_species_init_run_predict(tair, tmp_path):
 
     overrides = {**tiny_sizes(params), "max_genes": MAX_GENES, "device": "cpu"}
     chapters = [p.stem for p in run.notebooks()]
-    # TODO(measured09): chapter 09 fails on measured targets ("none of the 2 genes has a true
-    # driver site") until the measured09 branch is merged; then drop this line to run all.
-    chapters = [c for c in chapters if not c.startswith("09")]
     argv = ["run", "--profile", str(profile), "--no-progress", "--timeout", "900",
             "--only", *chapters]
     for key, value in overrides.items():
