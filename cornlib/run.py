@@ -167,19 +167,27 @@ def check_parameters(profile: dict[str, Any], overrides: dict[str, Any], known: 
 
 # --- running ----------------------------------------------------------------------------------
 
+#: What the kernels the driver starts get in their environment (see :func:`_kernel_env`).
+KERNEL_ENV = {"TQDM_DISABLE": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+
+
 @contextlib.contextmanager
-def _no_bars_in_kernel():
-    """The kernels the driver starts get ``TQDM_DISABLE=1`` (unless it is set): an executed
-    notebook is read as a page, where a progress bar is only a pile of frames. Bars stay at a
-    terminal and in Jupyter, which do not run through here."""
-    if "TQDM_DISABLE" in os.environ:
-        yield
-        return
-    os.environ["TQDM_DISABLE"] = "1"
+def _kernel_env():
+    """The kernels the driver starts read like a page: ``TQDM_DISABLE=1`` unless it is set (a
+    progress bar in an executed notebook is only a pile of frames; bars stay at a terminal and
+    in Jupyter, which do not run through here), and the inline Matplotlib backend whatever
+    ``MPLBACKEND`` the caller has (with ``Agg``, say, no figure would reach the notebook)."""
+    saved = {k: os.environ.get(k) for k in KERNEL_ENV}
+    os.environ["MPLBACKEND"] = KERNEL_ENV["MPLBACKEND"]
+    os.environ.setdefault("TQDM_DISABLE", KERNEL_ENV["TQDM_DISABLE"])
     try:
         yield
     finally:
-        os.environ.pop("TQDM_DISABLE", None)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def run_notebook(path: Path, run_dir: Path, params: dict[str, Any], *, progress: bool = True,
@@ -209,7 +217,7 @@ def run_notebook(path: Path, run_dir: Path, params: dict[str, Any], *, progress:
                              "parameters": given, "started": now()}
     t0 = time.perf_counter()
     try:
-        with _no_bars_in_kernel():
+        with _kernel_env():
             pm.execute_notebook(nb, str(partial), parameters=given, kernel_name=kernel,
                                 cwd=str(path.parent), progress_bar=progress,
                                 execution_timeout=timeout)

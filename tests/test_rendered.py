@@ -343,13 +343,16 @@ def test_show_rounds_and_marks_missing_values():
     assert output_problems(_result(**{"text/html": text, "text/plain": "x"}), 8.0) == []
 
 
-def test_driver_kernels_run_without_bars(monkeypatch):
+def test_driver_kernels_run_without_bars_and_with_inline_figures(monkeypatch):
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
-    with run._no_bars_in_kernel():
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    with run._kernel_env():
         assert os.environ["TQDM_DISABLE"] == "1"
+        assert os.environ["MPLBACKEND"] == run.KERNEL_ENV["MPLBACKEND"]
     assert "TQDM_DISABLE" not in os.environ  # a terminal or Jupyter after it keeps its bars
+    assert os.environ["MPLBACKEND"] == "Agg"  # the caller's setting is given back
     monkeypatch.setenv("TQDM_DISABLE", "0")
-    with run._no_bars_in_kernel():
+    with run._kernel_env():
         assert os.environ["TQDM_DISABLE"] == "0"  # an explicit choice wins
 
 
