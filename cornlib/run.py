@@ -167,7 +167,8 @@ def check_parameters(profile: dict[str, Any], overrides: dict[str, Any], known: 
 
 # --- running ----------------------------------------------------------------------------------
 
-#: What the kernels the driver starts get in their environment (see :func:`_kernel_env`).
+#: What the kernels the driver starts get in their environment (progress bars off unless
+#: asked for, the inline Matplotlib backend).
 KERNEL_ENV = {"TQDM_DISABLE": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: The regression metrics of the book, in the order tables show them.
+METRICS: tuple[str, ...] = ("mse", "mae", "pearson_r", "pearson_r2", "spearman_rho", "r2")
+
 
 def r2_columns(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """R² of each column of ``y_pred`` for the same column of ``y_true``, shape (n_targets,).

@@ -12,9 +12,9 @@ for gene *g*, tissue *t* and replicate *r*,
 - ``z_g`` is the z-scored GC fraction of the :data:`UPSTREAM` bp upstream of the gene's TSS
   (strand-aware), with tissue weights ``w_t`` running evenly from 1 to -1 over the tissues;
 - ``m_g`` is 1 when that window holds the G-box ``CACGTG`` (the palindromic site of bZIP and
-  bHLH factors such as the PIFs), else 0, and ``b_t`` is :data:`MOTIF_EFFECT` in the second
+  bHLH factors such as the PIFs), else 0, and ``b_t`` is ``MOTIF_EFFECT`` in the second
   tissue (``leaf``) and 0 elsewhere;
-- ``e_gtr`` is Gaussian noise, sd :data:`NOISE_SD`, drawn per gene, tissue and replicate
+- ``e_gtr`` is Gaussian noise, sd ``NOISE_SD``, drawn per gene, tissue and replicate
   (seeded).
 
 Values below 0 on the log scale are set to TPM 0. :func:`broken_copy` writes the usual mistakes

@@ -45,7 +45,7 @@ TISSUE_KEYS = ("tissue", "organism_part", "condition")
 SAMPLE_KEYS = ("sample", "sample_id", "sample_name", "run", "library")
 REPLICATE_KEYS = ("replicate", "rep")
 LINE_KEYS = ("cultivar", "line", "genotype", "accession")
-#: FloraBERT's filter for its NAM samples x genes files: genes under 1 TPM in every tissue go.
+#: FloraBERT's filter for its NAM samples x genes files (genes under 1 TPM in every tissue go).
 FLORABERT_MIN_TPM = 1.0
 #: Tissue names renamed whatever the table (FloraBERT's NAM processing).
 TISSUE_RENAMES = {"shoot system": "shoot"}

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The metrics, in the order tables show them.
-METRICS: tuple[str, ...] = ("mse", "mae", "pearson_r", "pearson_r2", "spearman_rho", "r2")
+from cornlib.stats import METRICS
 
 # Resamples are scored in chunks so that one (chunk, genes) array holds about this many values.
 CHUNK_VALUES = 2_000_000

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cornlib.evaluate import resample
-from cornlib.evaluate._scores import METRICS, metric_rows
+from cornlib.evaluate._scores import metric_rows
 from cornlib.evaluate._scores import resample_ranks as _resample_ranks  # noqa: F401
 from cornlib.evaluate._scores import weighted_metrics as _weighted_metrics
 from cornlib.evaluate._tables import blocks as _blocks
@@ -32,7 +32,7 @@ from cornlib.evaluate.resample import (
     bootstrap_weights,
     verdict,
 )
-from cornlib.stats import mean_r2, r2_columns
+from cornlib.stats import METRICS, mean_r2, r2_columns
 
 __all__ = ["METRICS", "CEILING_METRICS", "NOISE_CEILING", "RESULT_COLUMNS", "DIFFERENCE_COLUMNS",
            "CI_METHODS", "score", "r2_columns", "mean_r2", "bootstrap_indices", "bootstrap_weights",

@@ -24,14 +24,14 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-#: Interval methods: bias-corrected percentile (Efron 1981) and plain percentile.
+#: The interval methods, bias-corrected percentile (Efron 1981) and plain percentile.
 CI_METHODS: tuple[str, ...] = ("bc", "percentile")
 
-#: Columns of an interval: the estimate and its bounds.
+#: The columns of an interval, the estimate and its bounds.
 INTERVAL_COLUMNS: tuple[str, ...] = ("value", "ci_low", "ci_high")
 
-#: The verdict words: the interval lies on the better side of the null, on the worse side,
-#: holds it, or is undefined (NaN).
+#: The verdict words, in order for an interval that lies on the better side of the null, on
+#: the worse side, holds it, or is undefined (NaN).
 VERDICTS: tuple[str, ...] = ("better", "worse", "indistinguishable", "undefined")
 
 #: The verb of each verdict, for a sentence "A <verb> B".

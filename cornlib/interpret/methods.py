@@ -22,7 +22,7 @@ def kmer_name(k: int) -> str:
     return f"kmer_flip_{k}"
 
 
-#: The methods that perturb sequences and score each mutant (costly: a model evaluation per
+#: The methods that perturb sequences and score each mutant (costly, a model evaluation per
 #: mutant), as opposed to the gradient methods (a few passes per sequence).
 PERTURBATION = ("ism", "kmer_flip")
 

@@ -43,7 +43,7 @@ def finetune_curves(history: pd.DataFrame, schedule: pd.DataFrame, per_target: p
     and each target's valid R² by epoch.
 
     Args:
-        history: :attr:`cornlib.training.TrainResult.history` (``epoch``,
+        history: ``TrainResult.history`` (:class:`cornlib.training.driver.TrainResult`) (``epoch``,
             ``split``, ``loss``), with a ``run`` column when several runs are drawn.
         schedule: the result's ``schedule`` (``group``, ``epoch``) of the first run.
         per_target: the result's ``per_target`` (``epoch``, ``r2``, one column per target).

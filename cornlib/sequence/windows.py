@@ -10,7 +10,7 @@ importing torch.)
 
 from __future__ import annotations
 
-#: The ends of a long sequence that can be kept: the TSS (3') end or the 5' end.
+#: The ends of a long sequence that can be kept, the TSS (3') end or the 5' end.
 WINDOWS = ("tss", "start")
 
 

@@ -79,6 +79,7 @@ class LossHistory(TrainerCallback):
             io.write_json(self.path, self.history)
 
     def frame(self):
+        """The history so far as :func:`cornlib.training.loss_curves` tables it."""
         return loss_curves(self.history)
 
 
