@@ -132,3 +132,20 @@ def test_the_proxy_run_predicts_the_proxy_genes_under_the_transformers_name(tmp_
     assert set(out["species"]) == {"sp_a"} and len(out) == 12  # the sp_a test genes
     with pytest.raises(ValueError, match="do not match"):  # a proxy model is no tissue model
         runs.split_predictions(run_dir, data, runs.load_models(tmp_path, ["proxy"]))
+
+
+def test_valid_history_says_whether_cross_species_runs_learned(tmp_path):
+    from cornlib.evaluate import runs as R
+
+    assert R.valid_history(tmp_path).empty
+    assert "No cross-species run" in R.learned_sentence(R.valid_history(tmp_path))
+    for run, curve in [("from_a", [-0.001, 0.002, 0.001]), ("from_b", [0.01, 0.05, 0.04])]:
+        folder = tmp_path / "finetune" / run
+        folder.mkdir(parents=True)
+        pd.DataFrame({"epoch": [1.0, 2.0, 3.0], "r2": curve}).to_parquet(
+            folder / "valid_r2.parquet")
+    table = R.valid_history(tmp_path).set_index("run")
+    assert table.loc["from_b", "best_epoch"] == 2.0 and table.loc["from_b", "learned"]
+    assert not table.loc["from_a", "learned"]
+    text = R.learned_sentence(table.reset_index())
+    assert text.startswith("from_a learned nothing") and "0.002" in text

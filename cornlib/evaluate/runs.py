@@ -131,3 +131,38 @@ def without_target(predictions: pd.DataFrame, target: str) -> list[str]:
     trained on the tissues only, for the proxy), in their order of appearance."""
     scored = set(predictions.loc[predictions["target"] == target, "model"])
     return [m for m in dict.fromkeys(predictions["model"]) if m not in scored]
+
+
+#: Below this best valid R² a run is said to have learned nothing worth scoring.
+LEARNED_MIN_R2 = 0.01
+
+
+def valid_history(run_dir: str | os.PathLike, pattern: str = "from_*") -> pd.DataFrame:
+    """Best valid R² of the fine-tuning runs ``finetune/<pattern>``: one row per run with
+    ``best_valid_r2``, ``best_epoch``, ``epochs`` (the last evaluated) and ``learned``
+    (best valid R² >= :data:`LEARNED_MIN_R2`). Empty when no run matches."""
+    from pathlib import Path
+
+    rows = []
+    for path in sorted(Path(run_dir, "finetune").glob(f"{pattern}/valid_r2.parquet")):
+        history = pd.read_parquet(path)
+        best = history.loc[history["r2"].idxmax()]
+        rows.append({"run": path.parent.name, "best_valid_r2": float(best["r2"]),
+                     "best_epoch": float(best["epoch"]), "epochs": float(history["epoch"].max())})
+    table = pd.DataFrame(rows, columns=["run", "best_valid_r2", "best_epoch", "epochs"])
+    return table.assign(learned=table["best_valid_r2"] >= LEARNED_MIN_R2)
+
+
+def learned_sentence(history: pd.DataFrame) -> str:
+    """What :func:`valid_history` allows a reader to conclude, in one sentence."""
+    if history.empty:
+        return "No cross-species run was trained here."
+    if history["learned"].all():
+        return ("Every cross-species run learned on its own species' valid genes (best valid R² "
+                f"{history['best_valid_r2'].min():.3f} or more), so its scores on the other "
+                "species are a result.")
+    idle = history[~history["learned"]]
+    return (f"{', '.join(idle['run'])} learned nothing on valid within the budget (best valid R² "
+            f"{idle['best_valid_r2'].max():.3f} after {idle['epochs'].max():.1f} epochs), so "
+            "their scores on the other species measure no transfer; they are not a result, and "
+            "answering the question needs longer runs.")
