@@ -249,3 +249,14 @@ def test_proxy_run_fine_tunes_on_the_genes_with_the_proxy(tmp_path):
         proxy=table["proxy"].where(table["split"] != "valid")))
     with pytest.warns(UserWarning, match="too few genes"):
         assert F.proxy_run(none_valid, tmp_path / "short", head, start, seq_length=64) == {}
+
+
+def test_convergence_sentence_names_runs_not_ended_by_early_stopping():
+    from cornlib.training import finetune as F
+
+    table = pd.DataFrame({"best_epoch": [3.0, 6.0, 2.0], "epochs_run": [5.0, 6.0, 2.7],
+                          "stopped_by": ["early stopping", "epochs", "time budget"]},
+                         index=["a", "b", "c"])
+    text = F.convergence_sentence(table)
+    assert text.startswith("2 of 3 runs (b; c)") and "not of converged ones" in text
+    assert "Every run" in F.convergence_sentence(table.iloc[:1])

@@ -385,6 +385,19 @@ def runs_table(runs: dict[str, TrainResult]) -> pd.DataFrame:
     return stats_table(labelled(runs), RUN_COLUMNS)
 
 
+def convergence_sentence(table: pd.DataFrame) -> str:
+    """Which runs of :func:`runs_table` (rows named by run) converged, in one sentence: a run
+    converged when early stopping on ``valid`` ended it (its best epoch lies before its last);
+    a run stopped by its epochs or its time budget had not shown a plateau."""
+    stopped = table["stopped_by"].astype(str)
+    open_ = [str(name) for name, how in stopped.items() if how != "early stopping"]
+    if not open_:
+        return "Every run was ended by early stopping on valid: each passed its best epoch."
+    return (f"{len(open_)} of {len(table)} runs ({'; '.join(open_)}) were ended by their epochs "
+            "or their time budget, not by early stopping on valid: their histories show no "
+            "plateau, so their scores are those of models still learning, not of converged ones.")
+
+
 def best_run(finetune_dir: str | os.PathLike, runs: Sequence[str] = ("pretrained", "random_init")
              ) -> tuple[str, Path, pd.Series]:
     """The fine-tuning run with the best validation R² (chosen on ``valid``, never ``test``):
