@@ -78,6 +78,20 @@ def test_code_lines_fit_the_page(path):
     assert not too_long, "\n".join(too_long)
 
 
+def test_stored_cell_lines_fit_88_columns(path):
+    """Inside code-cell fences (metadata such as figure captions included, as jupytext wraps
+    them) no stored line runs past 88 columns."""
+    inside, too_long = False, []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.startswith("```{code-cell}"):
+            inside = True
+        elif line.startswith("```"):
+            inside = False
+        elif inside and len(line) > 88:
+            too_long.append(f"line {n}: {len(line)} columns")
+    assert not too_long, "\n".join(too_long)
+
+
 def test_code_cells_compile(path):
     for i, cell in enumerate(jupytext.read(path).cells):
         if cell.cell_type == "code":
