@@ -147,5 +147,13 @@ def test_valid_history_says_whether_cross_species_runs_learned(tmp_path):
     table = R.valid_history(tmp_path).set_index("run")
     assert table.loc["from_b", "best_epoch"] == 2.0 and table.loc["from_b", "learned"]
     assert not table.loc["from_a", "learned"]
+    assert table["improving"].tolist() == [False, False]
+    cnn = tmp_path / "baselines" / "cnn" / "tissues"
+    cnn.mkdir(parents=True)
+    pd.DataFrame({"epoch": [1.0, 2.0], "r2": [0.01, 0.05]}).to_parquet(cnn / "valid_r2.parquet")
+    cnn_history = R.valid_history(tmp_path, "baselines/cnn/*")
+    assert cnn_history["improving"].tolist() == [True]
+    assert R.improving_sentence(cnn_history, "the CNN").startswith("The CNN (tissues) had")
+    assert R.improving_sentence(table.reset_index(), "x").startswith("Every run of x")
     text = R.learned_sentence(table.reset_index())
     assert text.startswith("from_a learned nothing") and "0.002" in text

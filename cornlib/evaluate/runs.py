@@ -137,20 +137,33 @@ def without_target(predictions: pd.DataFrame, target: str) -> list[str]:
 LEARNED_MIN_R2 = 0.01
 
 
-def valid_history(run_dir: str | os.PathLike, pattern: str = "from_*") -> pd.DataFrame:
-    """Best valid R² of the fine-tuning runs ``finetune/<pattern>``: one row per run with
-    ``best_valid_r2``, ``best_epoch``, ``epochs`` (the last evaluated) and ``learned``
-    (best valid R² >= :data:`LEARNED_MIN_R2`). Empty when no run matches."""
+def valid_history(run_dir: str | os.PathLike, pattern: str = "finetune/from_*") -> pd.DataFrame:
+    """Best valid R² of the run folders ``<run_dir>/<pattern>`` (each with the
+    ``valid_r2.parquet`` the training driver writes): one row per run with ``best_valid_r2``,
+    ``best_epoch``, ``epochs`` (the last evaluated), ``learned`` (best valid R² >=
+    :data:`LEARNED_MIN_R2`) and ``improving`` (the best epoch is the last: no plateau yet).
+    Empty when no run matches."""
     from pathlib import Path
 
     rows = []
-    for path in sorted(Path(run_dir, "finetune").glob(f"{pattern}/valid_r2.parquet")):
+    for path in sorted(Path(run_dir).glob(f"{pattern}/valid_r2.parquet")):
         history = pd.read_parquet(path)
         best = history.loc[history["r2"].idxmax()]
         rows.append({"run": path.parent.name, "best_valid_r2": float(best["r2"]),
                      "best_epoch": float(best["epoch"]), "epochs": float(history["epoch"].max())})
     table = pd.DataFrame(rows, columns=["run", "best_valid_r2", "best_epoch", "epochs"])
-    return table.assign(learned=table["best_valid_r2"] >= LEARNED_MIN_R2)
+    return table.assign(learned=table["best_valid_r2"] >= LEARNED_MIN_R2,
+                        improving=table["best_epoch"] >= table["epochs"])
+
+
+def improving_sentence(history: pd.DataFrame, what: str) -> str:
+    """Whether the runs of :func:`valid_history` (``what`` names them) passed their best epoch."""
+    open_ = history.loc[history["improving"], "run"].tolist()
+    if not open_:
+        return f"Every run of {what} passed its best validation epoch before it ended."
+    return (f"{what[:1].upper()}{what[1:]} ({', '.join(open_)}) had its best validation R² at its last epoch: it was "
+            "still improving when its epochs ran out, so its scores are those of a model that "
+            "has not converged.")
 
 
 def learned_sentence(history: pd.DataFrame) -> str:
