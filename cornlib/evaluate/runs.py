@@ -161,7 +161,8 @@ def improving_sentence(history: pd.DataFrame, what: str) -> str:
     open_ = history.loc[history["improving"], "run"].tolist()
     if not open_:
         return f"Every run of {what} passed its best validation epoch before it ended."
-    return (f"{what[:1].upper()}{what[1:]} ({', '.join(open_)}) had its best validation R² at its last epoch: it was "
+    name = what[:1].upper() + what[1:]
+    return (f"{name} ({', '.join(open_)}) had its best validation R² at its last epoch: it was "
             "still improving when its epochs ran out, so its scores are those of a model that "
             "has not converged.")
 
