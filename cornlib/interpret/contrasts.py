@@ -23,6 +23,7 @@ import pandas as pd
 
 from cornlib.evaluate import resample
 from cornlib.interpret import recovery
+from cornlib.interpret.tables import MISSING
 
 #: Per-sequence metrics of :func:`per_sequence`, in the order tables show them.
 METRICS: tuple[str, ...] = ("auroc", "auprc", "auprc_norm")
@@ -35,10 +36,8 @@ PAIRED_COLUMNS = ["model", "method", "reference_model", "reference_method", "tar
                   "metric", "value", "ci_low", "ci_high", "share_positive", "verdict"]
 
 
-#: The verdicts of :func:`paired`, as :func:`verdict_counts` orders its columns.
-VERDICTS: tuple[str, ...] = ("better", "worse", "indistinguishable", "undefined")
-#: What a glued word or count shows where there is nothing to compare (measured targets).
-MISSING = "—"
+#: The verdict words (those of :data:`cornlib.evaluate.resample.VERDICTS`).
+VERDICTS = resample.VERDICTS
 
 
 #: The range of per-sequence AUROC in Koo & Ploenzke's (2021) synthetic benchmarks.
@@ -261,7 +260,7 @@ def auroc_range(summary_table: pd.DataFrame,
                 reference: tuple[float, float] = KOO_PLOENZKE_AUROC) -> dict[str, object]:
     """The glue of the AUROC range against Koo & Ploenzke's: ``auroc_min``, ``auroc_max``
     (NaN without rows), ``kp_low``, ``kp_high`` and ``kp_relation`` (:func:`relation`;
-    :data:`MISSING` without rows)."""
+    :data:`cornlib.interpret.tables.MISSING` without rows)."""
     auroc = summary_table.loc[summary_table["metric"] == "auroc", "value"]
     return {"auroc_min": float(auroc.min()), "auroc_max": float(auroc.max()),
             "kp_low": reference[0], "kp_high": reference[1],
@@ -272,8 +271,8 @@ def choice_words(chosen: Mapping[str, str], differences: pd.DataFrame,
                  models: Sequence[str]) -> dict[str, object]:
     """The glue of each model's choice: ``best_<model>`` (the method, spaced) and
     ``best_<model>_<verdict>`` and ``best_<model>_others`` (how many of its other methods the
-    chosen one beats, etc., from :func:`method_differences`' AUPRC rows); :data:`MISSING`
-    for a model with no choice (measured targets)."""
+    chosen one beats, etc., from :func:`method_differences`' AUPRC rows);
+    :data:`cornlib.interpret.tables.MISSING` for a model with no choice (measured targets)."""
     beats = verdict_counts(differences)
     out: dict[str, object] = {}
     for m in models:
@@ -287,7 +286,7 @@ def choice_words(chosen: Mapping[str, str], differences: pd.DataFrame,
 
 def verdict_words(differences: pd.DataFrame, prefix: str) -> dict[str, object]:
     """The glue of all AUPRC verdicts of ``differences`` together: ``<prefix>_<verdict>``
-    (counts) and ``<prefix>_methods`` (their total); :data:`MISSING` without rows."""
+    (counts) and ``<prefix>_methods`` (their total); :data:`cornlib.interpret.tables.MISSING` without rows."""
     if differences[differences["metric"] == "auprc"].empty:
         return {f"{prefix}_{w}": MISSING for w in (*VERDICTS, "methods")}
     words = verdict_counts(differences).sum()
@@ -298,7 +297,8 @@ def verdict_words(differences: pd.DataFrame, prefix: str) -> dict[str, object]:
 def paired_values(differences: pd.DataFrame, prefix: str,
                   models: Sequence[str]) -> dict[str, object]:
     """The glue of one :func:`paired` row per model: ``<prefix>_<model>_value``, ``_ci_low``,
-    ``_ci_high`` (NaN where the model has no row) and ``_verdict`` (:data:`MISSING`)."""
+    ``_ci_high`` (NaN where the model has no row) and ``_verdict``
+    (:data:`cornlib.interpret.tables.MISSING`)."""
     rows = {r.model: r for r in differences.itertuples()}
     out: dict[str, object] = {}
     for m in models:

@@ -17,13 +17,12 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from cornlib.data.answer_key import ABSENT, absent, ceiling_phrase, has_truth, targets_phrase
+from cornlib.interpret.tables import MISSING
 
 __all__ = ["ABSENT", "MISSING", "VariantSource", "absent", "anchor_variant", "ceiling_phrase",
            "glue_all", "has_truth", "ism_window", "ranked_effects", "separation_text",
            "strongest_effect", "targets_phrase", "variant_genome", "variant_source"]
 
-#: What the prose shows for a glued word or count the targets cannot support.
-MISSING = "—"
 
 # --- chapter 10: which variants, which genome -------------------------------------------------
 
@@ -185,7 +184,8 @@ def ism_window(ism, truth: pd.DataFrame, card: Mapping[str, Any], gene_ids: Sequ
 
 def glue_all(glue, values: Mapping[str, Any]) -> None:
     """``glue(key, value, display=False)`` for every item of ``values`` (myst-nb's ``glue``):
-    the helpers that build ``values`` give every key the prose uses, :data:`MISSING` or NaN
-    where the targets cannot support it, so the page builds on either kind of targets."""
+    the helpers that build ``values`` give every key the prose uses,
+    :data:`cornlib.interpret.tables.MISSING` or NaN where the targets cannot support it, so
+    the page builds on either kind of targets."""
     for key, value in values.items():
         glue(key, value, display=False)
