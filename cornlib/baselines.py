@@ -13,6 +13,7 @@ oracle (:func:`fit_oracle`) reads the simulation's true sites instead of the seq
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from cornlib.features import (  # noqa: F401  (re-exported: chapter 04 calls bas
 from cornlib.runtime import limit_threads
 
 #: Columns of :attr:`BaselineFit.predictions`.
-PREDICTION_COLUMNS = ("model", "gene_id", "species", "target", "y_true", "y_pred")
+PREDICTION_COLUMNS = ("model", "seed", "gene_id", "species", "target", "y_true", "y_pred")
 #: Columns of :attr:`BaselineFit.tuning`.
 TUNING_COLUMNS = ("model", "group", "setting", "valid_r2", "chosen")
 #: Name of the tissues' target group (:func:`target_groups`).
@@ -104,11 +105,11 @@ def _take(X, rows: np.ndarray):
 
 
 def _long(model: str, data: ModellingData, rows: np.ndarray, targets: Sequence[str],
-          pred: np.ndarray) -> pd.DataFrame:
-    """Long-form predictions of ``targets`` for the genes at ``rows``."""
+          pred: np.ndarray, seed: int = 0) -> pd.DataFrame:
+    """Long-form predictions of ``targets`` for the genes at ``rows`` (one training run)."""
     t = data.table.iloc[rows]
     pred = np.asarray(pred, dtype=float).reshape(len(rows), len(targets))
-    parts = [pd.DataFrame({"model": model, "gene_id": t["gene_id"].to_numpy(),
+    parts = [pd.DataFrame({"model": model, "seed": int(seed), "gene_id": t["gene_id"].to_numpy(),
                            "species": t["species"].to_numpy(), "target": name,
                            "y_true": t[name].to_numpy(float), "y_pred": pred[:, j]})
              for j, name in enumerate(targets)]
@@ -256,38 +257,50 @@ def fit_motif_gbm(data: ModellingData, X: pd.DataFrame, *, max_iter: int = 200,
 def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: int = 1000,
             channels: Sequence[int] = (32,), kernel_sizes: Sequence[int] = (15,),
             pool_sizes: Sequence[int] = (1,), global_pool: str = "max", hidden_size: int = 64,
-            dropout: float = 0.2, epochs: int = 5, batch_size: int = 32, learning_rate: float = 2e-3,
-            weight_decay: float = 1e-4, seed: int = 0, device: str = "auto",
+            hidden_activation: str = "gelu", dropout: float = 0.2, epochs: int = 40, patience: int | None = 3,
+            min_delta: float = 0.0, warmup_epochs: float = 0.0, batch_size: int = 64,
+            learning_rate: float = 5e-3, weight_decay: float = 1e-4,
+            seed: int = 0, seeds: Sequence[int] | None = None, device: str = "auto",
             threads: int | None = None, sequences: Sequence[str] | None = None,
             model: str = "cnn") -> BaselineFit:
-    """Train :class:`cornlib.models.cnn.PromoterCNN` per target group
-    (:func:`cornlib.training.cnn.train`) and predict test once, through its predictor.
+    """Train :class:`cornlib.models.cnn.PromoterCNN` per target group and seed
+    (:func:`cornlib.training.cnn.train`) and predict test once per run, through its predictor.
 
     Sequences are padded/cropped to ``seq_length`` with the TSS end aligned. Valid is scored
-    after every epoch and the weights of the epoch with the best mean valid R² are kept. Each
-    group's run goes to ``output_dir/<group>`` (``model/``, ``history.parquet``...).
+    after every epoch; a run ends when ``patience`` epochs bring no better mean valid R² (or at
+    ``epochs``), with the weights of its best epoch. Each run goes to
+    ``output_dir/<group>/seed_<s>`` (``model/``, ``history.parquet``...); the seeds run side by
+    side on a CPU (:func:`cornlib.training.seeds.run_seeds`), and the best seed on valid is
+    copied to ``output_dir/<group>/model`` (:func:`cornlib.training.seeds.keep_best`).
 
     Args:
         data: the modelling table.
         output_dir: where the runs go.
-        seq_length, channels, kernel_sizes, pool_sizes, global_pool, hidden_size, dropout: the
-            architecture (:class:`cornlib.models.cnn.PromoterCNNConfig`).
-        epochs, batch_size, learning_rate, weight_decay: optimisation (AdamW, linear decay).
-        seed: seed of the initial weights, batch order and dropout.
+        seq_length, channels, kernel_sizes, pool_sizes, global_pool, hidden_size,
+            hidden_activation, dropout: the architecture
+            (:class:`cornlib.models.cnn.PromoterCNNConfig`).
+        epochs, patience, min_delta, warmup_epochs, batch_size, learning_rate, weight_decay:
+            optimisation (AdamW, linear warm-up and decay over ``epochs``, early stopping after
+            ``patience`` epochs without a valid R² ``min_delta`` above the last improvement;
+            :func:`cornlib.training.cnn.train`).
+        seed, seeds: the seeds of the runs (initial weights, batch order and dropout);
+            ``seeds=None`` trains ``seed`` alone.
         device: ``auto``, ``cpu`` or ``cuda``.
-        threads: torch intra-op threads during training (``None``: torch's default). On shared
-            CPUs one thread is often faster than two.
+        threads: torch threads of a run (``None``: the cores shared among the seeds).
         sequences: replacement sequences aligned with ``data.table`` (e.g. shuffles).
         model: name of the baseline.
 
     Returns:
-        A :class:`BaselineFit`: one tuning row per group and epoch (its valid R²),
-        ``estimators`` ``{group: model folder}``.
+        A :class:`BaselineFit`: one tuning row per group, seed and epoch (its valid R²), test
+        predictions of every seed (column ``seed``), ``estimators`` ``{group: model folder of
+        the best seed}``.
     """
     from cornlib.models import cnn, predictor
     from cornlib.training import cnn as recipe
+    from cornlib.training import seeds as seeding
 
     output_dir = Path(output_dir)
+    seeds = [int(seed)] if seeds is None else [int(s) for s in seeds]
     seqs = _sequences(data, sequences)
     codes = sequence.encode_fixed(seqs, length=seq_length, align="end")
     preds, tuning, estimators = [], [], {}
@@ -300,23 +313,36 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
         config = cnn.PromoterCNNConfig(
             seq_length=seq_length, n_targets=len(targets), channels=list(channels),
             kernel_sizes=list(kernel_sizes), pool_sizes=list(pool_sizes), global_pool=global_pool,
-            hidden_size=hidden_size, dropout=dropout, target_names=list(targets),
+            hidden_size=hidden_size, hidden_activation=hidden_activation, dropout=dropout,
+            target_names=list(targets),
             target_mean=mean.tolist(), target_std=std.tolist(),
             target_transform=data.card.get("units"),
             promoter_settings=getattr(data, "promoter_settings", None) or None)
-        run = recipe.train(config, codes[tr], y[tr], codes[va], y[va], output_dir / group,
-                           epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                           weight_decay=weight_decay, seed=seed, device=device, threads=threads)
-        scores = run.per_target
-        best = scores["epoch"].iloc[int(np.nanargmax(scores["r2"].to_numpy()))]
-        tuning += [(model, group, f"epoch={e:g}", r2, e == best)
-                   for e, r2 in zip(scores["epoch"], scores["r2"])]
-        with limit_threads(threads, torch=True):
-            test = predictor.from_model(run.model).predict(
-                [seqs[i] for i in te], data.table["gene_id"].iloc[te], batch_size=4 * batch_size,
-                device=device, progress=False)
-        preds.append(_long(model, data, te, targets, test.to_numpy()))
-        estimators[group] = run.output_dir / "model"
+        train_x, train_y, valid_x, valid_y = codes[tr], y[tr], codes[va], y[va]
+
+        def train(s: int, n_threads: int | None, config=config, group=group, train_x=train_x,
+                  train_y=train_y, valid_x=valid_x, valid_y=valid_y):
+            return recipe.train(config, train_x, train_y, valid_x, valid_y,
+                                output_dir / group / f"seed_{s}", epochs=epochs,
+                                patience=patience, min_delta=min_delta,
+                                warmup_epochs=warmup_epochs, batch_size=batch_size,
+                                learning_rate=learning_rate, weight_decay=weight_decay, seed=s,
+                                device=device, threads=n_threads)
+
+        shutil.rmtree(output_dir / group, ignore_errors=True)  # no files of an earlier fit
+        runs = seeding.run_seeds(train, seeds, device=device, threads=threads)
+        seeding.keep_best(runs, output_dir / group)
+        for s, run in runs.items():
+            scores = run.per_target
+            best = scores["epoch"].iloc[int(np.nanargmax(scores["r2"].to_numpy()))]
+            tuning += [(model, group, f"seed={s}, epoch={e:g}", r2, e == best)
+                       for e, r2 in zip(scores["epoch"], scores["r2"])]
+            with limit_threads(threads, torch=True):
+                test = predictor.from_model(run.model).predict(
+                    [seqs[i] for i in te], data.table["gene_id"].iloc[te],
+                    batch_size=4 * batch_size, device=device, progress=False)
+            preds.append(_long(model, data, te, targets, test.to_numpy(), seed=s))
+        estimators[group] = output_dir / group / "model"
     return BaselineFit(model, pd.concat(preds, ignore_index=True),
                        pd.DataFrame(tuning, columns=list(TUNING_COLUMNS)), estimators)
 
@@ -330,8 +356,9 @@ def valid_scores(tuning: pd.DataFrame, targets: Sequence[str]) -> pd.Series:
     """Each model's mean valid R² over ``targets`` (the tissues), at its chosen settings.
 
     Read from the tuning table (:data:`TUNING_COLUMNS`): a model fitted on the tissues together
-    has one chosen row of group :data:`TISSUES` (its ``valid_r2`` is already the mean over the
-    tissues); a model fitted per target (motif boosting) has one chosen row per tissue, and
+    has one chosen row of group :data:`TISSUES` per seed (its ``valid_r2`` is already the mean
+    over the tissues; several seeds are averaged, as their test scores are); a model fitted per
+    target (motif boosting) has one chosen row per tissue, and
     their mean is taken. Proxy rows are left out.
 
     Args:
@@ -354,8 +381,8 @@ def valid_scores(tuning: pd.DataFrame, targets: Sequence[str]) -> pd.Series:
     for model, rows in chosen.groupby("model", sort=False):
         joint = rows.loc[rows["group"] == TISSUES, "valid_r2"]
         single = rows[rows["group"].isin(targets)].set_index("group")["valid_r2"]
-        if len(joint) == 1 and single.empty:
-            scores[model] = float(joint.iloc[0])
+        if len(joint) >= 1 and single.empty:
+            scores[model] = float(joint.mean())
         elif joint.empty and sorted(single.index) == sorted(targets):
             scores[model] = float(single.mean())
         else:
@@ -444,27 +471,3 @@ def difference_summary(differences: pd.DataFrame, *, target: str = "overall",
                     for lo, hi in zip(sub["ci_low"], sub["ci_high"])],
     }).set_index(["reference", "model"])
 
-
-_METRIC_WORDS = {"pearson_r2": "Pearson r²", "r2": "R²", "pearson_r": "Pearson r",
-                 "spearman_rho": "Spearman ρ", "mse": "MSE", "mae": "MAE"}
-
-
-def describe(differences: pd.DataFrame, model: str, reference: str, *, target: str = "overall",
-             metric: str = "pearson_r2", digits: int = 3) -> str:
-    """A sentence from a paired difference: ``kmer_ridge beats nucleotide_ridge (Δ Pearson r² =
-    +0.120 [+0.100, +0.140])``, the verb from the interval (:func:`cornlib.evaluate.metrics.verdict`).
-    """
-    sub = differences[(differences["model"] == model) & (differences["reference"] == reference)
-                      & (differences["target"] == target) & (differences["metric"] == metric)]
-    if sub.empty:
-        raise ValueError(f"no paired difference of {model!r} against {reference!r} for "
-                         f"{target!r} / {metric!r}")
-    row = sub.iloc[0]
-    word = metrics.VERBS[metrics.verdict(row["ci_low"], row["ci_high"],
-                                         higher_is_better=metric not in ("mse", "mae"))]
-    label = _METRIC_WORDS.get(metric, metric)
-    if not np.isfinite(row["value"]):
-        return f"{model} {word} {reference} ({label} undefined)"
-    f = f"{{:+.{digits}f}}"
-    return (f"{model} {word} {reference} (Δ {label} = {f.format(row['value'])} "
-            f"[{f.format(row['ci_low'])}, {f.format(row['ci_high'])}])")

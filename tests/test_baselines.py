@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from cornlib import baselines, dataset, motifs
-from cornlib.evaluate import metrics
+from cornlib.evaluate import claims, metrics
 from cornlib.sequence import shuffle
 
 MOTIF = "GATTACAG"
@@ -200,12 +200,12 @@ def test_describe_writes_the_comparison_from_the_interval():
     diffs = pd.DataFrame({"model": ["a", "b", "c"], "reference": "ref", "target": "overall",
                           "metric": "pearson_r2", "value": [0.1, -0.01, np.nan],
                           "ci_low": [0.05, -0.03, np.nan], "ci_high": [0.15, 0.02, np.nan]})
-    assert baselines.describe(diffs, "a", "ref") == \
+    assert claims.describe(diffs, "a", "ref") == \
         "a beats ref (Δ Pearson r² = +0.100 [+0.050, +0.150])"
-    assert baselines.describe(diffs, "b", "ref").startswith("b is indistinguishable from ref")
-    assert baselines.describe(diffs, "c", "ref") == "c cannot be compared with ref (Pearson r² undefined)"
+    assert claims.describe(diffs, "b", "ref").startswith("b is indistinguishable from ref")
+    assert claims.describe(diffs, "c", "ref") == "c cannot be compared with ref (Pearson r² undefined)"
     with pytest.raises(ValueError, match="no paired difference"):
-        baselines.describe(diffs, "a", "b")
+        claims.describe(diffs, "a", "b")
 
 
 def test_valid_scores_average_the_tissues_at_the_chosen_settings(data):
@@ -248,3 +248,19 @@ def test_valid_scores_refuse_a_model_missing_tissues():
         baselines.valid_scores(tuning, ["sim_a", "sim_b"])
     with pytest.raises(ValueError, match="lacks columns"):
         baselines.valid_scores(tuning.drop(columns="chosen"), ["sim_a"])
+
+
+def test_describe_both_claims_only_what_holds_on_both_metrics():
+    rows = []
+    for metric, (v, lo, hi) in {"pearson_r2": (0.05, 0.01, 0.09),
+                                "r2": (0.02, -0.01, 0.05)}.items():
+        rows.append(dict(model="a", reference="b", target="overall", metric=metric, value=v,
+                         ci_low=lo, ci_high=hi))
+    diffs = pd.DataFrame(rows)
+    text = claims.describe_both(diffs, "a", "b")
+    assert text.startswith("a beats b on Pearson r² (Δ Pearson r² = +0.050")
+    assert "is indistinguishable from b on R²" in text
+    assert text.endswith("holds on Pearson r² only")
+    diffs.loc[diffs.metric == "r2", ["ci_low"]] = 0.001
+    assert claims.describe_both(diffs, "a", "b").startswith("a beats b on Pearson r² (")
+    assert " and on R² (Δ R² = +0.020" in claims.describe_both(diffs, "a", "b")

@@ -93,14 +93,33 @@ def test_fit_cnn_trains_with_the_trainer_and_saves_a_loadable_model(tiny_data, t
     p = fit.predictions
     assert set(p["target"]) == {"sim_a", "sim_b"} and len(p) == 60
     assert np.isfinite(p["y_pred"]).all()
-    assert fit.tuning["setting"].tolist() == ["epoch=1", "epoch=2"]
+    assert fit.tuning["setting"].tolist() == ["seed=3, epoch=1", "seed=3, epoch=2"]
     assert fit.tuning["chosen"].sum() == 1
     cnn.register()
     model = AutoModel.from_pretrained(fit.estimators["tissues"])
     assert model.config.target_names == ["sim_a", "sim_b"]
-    assert not (tmp_path / "a" / "tissues" / "trainer").exists()
+    assert not (tmp_path / "a" / "tissues" / "seed_3" / "trainer").exists()
     again = baselines.fit_cnn(tiny_data, tmp_path / "b", seq_length=64, **kwargs)
     assert np.allclose(again.predictions["y_pred"], p["y_pred"], atol=1e-5)  # seeded
+
+
+def test_fit_cnn_trains_seeds_side_by_side_and_keeps_the_best_on_valid(tiny_data, tmp_path):
+    import json
+
+    kwargs = dict(**SMALL, epochs=2, batch_size=16, learning_rate=5e-3, device="cpu")
+    kwargs.pop("seq_length")
+    fit = baselines.fit_cnn(tiny_data, tmp_path / "two", seq_length=64, seeds=[3, 4],
+                            patience=1, **kwargs)  # two processes on a CPU
+    p = fit.predictions
+    assert p.groupby("seed").size().to_dict() == {3: 60, 4: 60}
+    record = json.loads((tmp_path / "two" / "tissues" / "seeds.json").read_text())
+    best = max(record["runs"], key=lambda s: record["runs"][s]["best_valid_r2"])
+    assert record["chosen_seed"] == int(best)
+    assert fit.estimators["tissues"] == tmp_path / "two" / "tissues" / "model"
+    # the seed run in a worker process equals the same seed trained here, alone
+    one = baselines.fit_cnn(tiny_data, tmp_path / "one", seq_length=64, seed=3, threads=1,
+                            patience=1, **kwargs)
+    assert np.allclose(one.predictions["y_pred"], p.loc[p["seed"] == 3, "y_pred"], atol=1e-5)
 
 
 def test_fit_cnn_learns_a_planted_motif(tmp_path):

@@ -1,5 +1,7 @@
 """cornlib.evaluate.runs: chapter 08's evaluation of a run directory, inputs through the registry."""
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -61,8 +63,7 @@ def test_scoring_repeats_the_baselines_bootstrap(run):
 def test_every_model_is_scored_beside_the_baselines(run):
     run_dir, data = run
     options = runs.scoring_options(run_dir, data)
-    predictions = runs.split_predictions(run_dir, data, runs.load_models(run_dir, ["pretrained"]),
-                                         device="cpu")
+    predictions = runs.split_predictions(run_dir, data, ["pretrained"], device="cpu")
     assert set(predictions["model"]) == {"mean", "pretrained"}
     assert len(predictions) == 2 * 24 * 2  # two models, 24 test genes, two tissues
     results = metrics.evaluate_predictions(predictions, **options)
@@ -130,8 +131,32 @@ def test_the_proxy_run_predicts_the_proxy_genes_under_the_transformers_name(tmp_
     out = runs.proxy_predictions(tmp_path, with_proxy, "pretrained", device="cpu")
     assert set(out["model"]) == {"pretrained"} and set(out["target"]) == {"proxy"}
     assert set(out["species"]) == {"sp_a"} and len(out) == 12  # the sp_a test genes
+    shutil.copytree(run_dir / "baselines", tmp_path / "baselines")
     with pytest.raises(ValueError, match="do not match"):  # a proxy model is no tissue model
-        runs.split_predictions(run_dir, data, runs.load_models(tmp_path, ["proxy"]))
+        runs.split_predictions(tmp_path, data, ["proxy"])
+
+
+def test_every_seed_of_a_run_predicts_under_its_seed(tmp_path, run):
+    from cornlib.training import TrainResult, seeds
+
+    run_dir, data = run
+    shutil.copytree(run_dir, tmp_path, dirs_exist_ok=True)
+    folder = tmp_path / "finetune" / "twice"
+    results = {}
+    for s, r2 in [(3, 0.1), (4, 0.2)]:
+        shutil.copytree(run_dir / "finetune" / "pretrained" / "model",
+                        folder / f"seed_{s}" / "model")
+        results[s] = TrainResult(None, pd.DataFrame(), folder / f"seed_{s}",
+                                 {"best_valid_r2": r2, "best_epoch": 2.0})
+    assert seeds.keep_best(results, folder) == 4 and (folder / "model").is_dir()
+    assert runs.run_seeds(tmp_path, "twice").keys() == {3, 4}
+    assert runs.run_seeds(tmp_path, "pretrained").keys() == {0}
+    predictions = runs.split_predictions(tmp_path, data, ["twice"], device="cpu")
+    ours = predictions[predictions["model"] == "twice"]
+    assert ours.groupby("seed").size().to_dict() == {3: 48, 4: 48}
+    results = metrics.evaluate_predictions(predictions, n_bootstrap=20,
+                                           overall_targets=TISSUES)
+    assert results.groupby("model").size()["twice"] == results.groupby("model").size()["mean"]
 
 
 def test_valid_history_says_whether_cross_species_runs_learned(tmp_path):

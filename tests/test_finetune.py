@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from cornlib import models, sequence, training
+from cornlib.training import arms
 from cornlib.training import finetune as F
 
 SMALL = dict(seq_length=64, stem_channels=8, stem_kernel=7, pool=8, hidden_size=16,
@@ -130,7 +131,7 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_keeps_the_best(tmp_path):
 
 
 def test_schedule_in_words():
-    from cornlib.training.finetune import describe_schedule
+    from cornlib.training.arms import describe_schedule
 
     assert describe_schedule(None, 1.0, None) == ("every layer group trains from the first step, "
                                                   "all at one learning rate")
@@ -252,11 +253,10 @@ def test_proxy_run_fine_tunes_on_the_genes_with_the_proxy(tmp_path):
 
 
 def test_convergence_sentence_names_runs_not_ended_by_early_stopping():
-    from cornlib.training import finetune as F
 
     table = pd.DataFrame({"best_epoch": [3.0, 6.0, 2.0], "epochs_run": [5.0, 6.0, 2.7],
                           "stopped_by": ["early stopping", "epochs", "time budget"]},
                          index=["a", "b", "c"])
-    text = F.convergence_sentence(table)
+    text = arms.convergence_sentence(table)
     assert text.startswith("2 of 3 runs (b; c)") and "not of converged ones" in text
-    assert "Every run" in F.convergence_sentence(table.iloc[:1])
+    assert "Every run" in arms.convergence_sentence(table.iloc[:1])

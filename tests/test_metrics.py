@@ -377,3 +377,54 @@ def test_summarise_gives_verdicts_against_a_null():
     assert worse["verdict"].iloc[0] == "worse"
     with pytest.raises(ValueError, match="ci_method"):
         resample.check_options(0.95, "bca", 10)
+
+
+def _seeded_predictions(spreads, n=120, seed=0):
+    """Long predictions of models 'a' (several runs) and 'b' (one run) for two targets."""
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(size=(n, 2))
+    rows = []
+    for model, runs in spreads.items():
+        for run, noise in enumerate(runs):
+            pred = truth + rng.normal(scale=noise, size=truth.shape)
+            for j in range(2):
+                rows += [dict(model=model, seed=run, gene_id=f"g{i:03d}", target=f"t{j}",
+                              y_true=truth[i, j], y_pred=pred[i, j]) for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_runs_are_pooled_by_their_mean_and_add_training_variance():
+    from cornlib.evaluate import metrics
+
+    preds = _seeded_predictions({"a": [0.3, 1.0, 2.0], "b": [0.8]})
+    opts = dict(overall_targets=["t0", "t1"], n_bootstrap=300, seed=1)
+    pooled = metrics.evaluate_predictions(preds, **opts).set_index(["model", "target", "metric"])
+    per_run = metrics.evaluate_predictions(preds, runs=None, by=["model", "seed"], **opts)
+    per_run = per_run.set_index(["model", "seed", "target", "metric"])["value"]
+    # the estimate of a seeded model is the mean of its runs' estimates
+    mean_a = np.mean([per_run["a", s, "overall", "r2"] for s in range(3)])
+    assert pooled.loc[("a", "overall", "r2"), "value"] == pytest.approx(mean_a)
+    # one run: exactly the unpooled score and interval
+    single = metrics.evaluate_predictions(preds[preds.model == "b"], **opts)
+    row = single.set_index(["target", "metric"]).loc[("overall", "r2")]
+    assert pooled.loc[("b", "overall", "r2"), "ci_low"] == pytest.approx(row["ci_low"])
+    # runs this different widen the interval beyond any one run's sampling interval
+    one = metrics.evaluate_predictions(preds[(preds.model == "a") & (preds.seed == 1)], **opts)
+    width_one = one.set_index(["target", "metric"]).loc[("overall", "r2")]
+    width_one = width_one["ci_high"] - width_one["ci_low"]
+    a = pooled.loc[("a", "overall", "r2")]
+    assert a["ci_high"] - a["ci_low"] > 2 * width_one
+    # a paired difference carries the same training variance
+    diff = metrics.paired_differences(preds, "r2", reference="b", **opts)
+    d = diff.set_index(["model", "target"]).loc[("a", "overall")]
+    assert d["value"] == pytest.approx(a["value"] - pooled.loc[("b", "overall", "r2"), "value"])
+    assert d["ci_high"] - d["ci_low"] > 2 * width_one
+
+
+def test_runs_on_different_genes_are_refused():
+    from cornlib.evaluate import metrics
+
+    preds = _seeded_predictions({"a": [0.5, 0.5]})
+    preds = preds[~((preds.seed == 1) & (preds.gene_id == "g000"))]
+    with pytest.raises(ValueError, match="runs of .*different genes"):
+        metrics.evaluate_predictions(preds, overall_targets=["t0", "t1"], n_bootstrap=10)

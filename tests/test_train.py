@@ -266,3 +266,33 @@ def test_frozen_gc_freezes_and_restores():
         assert gc.get_freeze_count() == count
     finally:
         gc.unfreeze()
+
+
+def test_early_stopping_ignores_gains_below_min_delta_but_keeps_the_best_weights():
+    from types import SimpleNamespace
+
+    import torch
+
+    from cornlib.training.hf import BestEpoch
+
+    model = torch.nn.Linear(1, 1)
+    cb = BestEpoch("eval_r2", patience=2, min_delta=0.01)
+    state = SimpleNamespace(is_world_process_zero=True)
+    control = SimpleNamespace(should_training_stop=False)
+    for step, score in enumerate([0.10, 0.105, 0.108, 0.2]):
+        with torch.no_grad():
+            model.weight.fill_(step)
+        cb.on_evaluate(None, state, control, metrics={"eval_r2": score}, model=model)
+        if control.should_training_stop:
+            break
+    assert step == 2 and cb.stopped  # two gains of < 0.01 in a row end the run
+    assert cb.best == 0.108  # ... yet the weights kept are those of the best score
+    cb.on_train_end(None, state, control, model=model)
+    assert float(model.weight) == 2.0
+    plain = BestEpoch("eval_r2", patience=2)
+    control.should_training_stop = False
+    for score in [0.10, 0.105, 0.108]:
+        plain.on_evaluate(None, state, control, metrics={"eval_r2": score}, model=model)
+    assert not plain.stopped
+    with pytest.raises(ValueError, match="min_delta"):
+        BestEpoch("eval_r2", min_delta=-1)

@@ -250,8 +250,8 @@ def noise_ceiling(y_true: np.ndarray | pd.DataFrame, signal: np.ndarray | pd.Dat
 
 def _score_predictions(predictions: pd.DataFrame, by: Sequence[str], overall_targets, *,
                        n_bootstrap: int, seed: int, overall: str | None,
-                       ceiling: Mapping[str, float] | None, groups, signal: pd.DataFrame | None
-                       ) -> list[tuple[tuple, tuple, dict, dict]]:
+                       ceiling: Mapping[str, float] | None, groups, signal: pd.DataFrame | None,
+                       runs: str | None = "seed") -> list[tuple[tuple, tuple, dict, dict]]:
     """``(label, genes, point, reps)`` per model and block; one weight matrix per gene set."""
     by = list(by)
     joint = [str(t) for t in (overall_targets or [])]
@@ -260,9 +260,13 @@ def _score_predictions(predictions: pd.DataFrame, by: Sequence[str], overall_tar
         if ceiling:
             raise ValueError("pass the noise ceiling either as ceiling= or as signal=, not both")
         signal = signal if "gene_id" not in signal.columns else signal.set_index("gene_id")
+    run_col = runs if runs is not None and runs in predictions.columns else None
+    if run_col is not None:
+        predictions = predictions.assign(**{run_col: predictions[run_col].fillna(0)})
     cache: dict[tuple, np.ndarray] = {}
     out = []
-    for key, targets, genes, t, p in _blocks(predictions, by, joint):
+    for key, targets, genes, t, p in _blocks(predictions, by + ([run_col] if run_col else []),
+                                             joint):
         _validate(t, p, targets)
         s = None
         if signal is not None and all(n in signal.columns for n in targets):
@@ -277,6 +281,32 @@ def _score_predictions(predictions: pd.DataFrame, by: Sequence[str], overall_tar
         point, reps = _score(t, p, targets, cache[gene_key], ceiling=ceiling, signal=s,
                              overall=overall if len(targets) > 1 else None)
         out.append((key, gene_key, point, reps))
+    return out if run_col is None else _pool_runs(out, n_bootstrap, seed)
+
+
+def _pool_runs(scored: list[tuple], n_bootstrap: int, seed: int) -> list[tuple]:
+    """Entries keyed ``(*model, run)`` → one entry per model and block, pooled over its runs
+    (:func:`cornlib.evaluate.resample.pool_runs`)."""
+    groups: dict[tuple, list[tuple]] = {}
+    for key, genes, point, reps in scored:
+        groups.setdefault((key[:-1], tuple(point)), []).append((key, genes, point, reps))
+    out = []
+    for (model, names), entries in groups.items():
+        genes = entries[0][1]
+        for key, other, _, _ in entries[1:]:
+            if other != genes:
+                raise ValueError(f"runs of {model} were scored on different genes (run "
+                                 f"{key[-1]!r}); every seed must predict the same genes")
+        draws = resample.seed_draws(len(entries), n_bootstrap, seed, repr(model))
+        point: dict[str, dict[str, float]] = {}
+        reps: dict[str, dict[str, np.ndarray]] = {}
+        for name in names:
+            point[name], reps[name] = {}, {}
+            for m in entries[0][2][name]:
+                point[name][m], reps[name][m] = resample.pool_runs(
+                    [e[2][name][m] for e in entries], np.stack([e[3][name][m] for e in entries]),
+                    draws)
+        out.append((model, genes, point, reps))
     return out
 
 
@@ -285,7 +315,8 @@ def evaluate_predictions(predictions: pd.DataFrame, *, by: Sequence[str] = ("mod
                          seed: int = 0, ci: float = 0.95, ci_method: str = "bc",
                          overall: str = "overall", ceiling: Mapping[str, float] | None = None,
                          groups: str | Mapping[str, Any] | pd.Series | None = None,
-                         signal: pd.DataFrame | None = None) -> pd.DataFrame:
+                         signal: pd.DataFrame | None = None, runs: str | None = "seed"
+                         ) -> pd.DataFrame:
     """Score a long table of predictions, one :func:`evaluate` per group of ``by``.
 
     Targets in ``overall_targets`` (e.g. the simulated tissues) are scored together on the genes
@@ -304,6 +335,11 @@ def evaluate_predictions(predictions: pd.DataFrame, *, by: Sequence[str] = ("mod
         signal: the noiseless signal, ``gene_id`` (column or index) + one column per target it
             covers (e.g. ``targets/signal.parquet``); adds ``noise_ceiling`` and ``*_of_ceiling``
             rows for those targets, resampled with the scores.
+        runs: the column naming a model's training run (its seed), when present: each run is
+            scored on the same resamples and the model's score is the mean over its runs, its
+            interval drawn over clusters and runs together
+            (:func:`cornlib.evaluate.resample.pool_runs`); a missing run label counts as run 0.
+            ``None``, or no such column: one run per model.
         n_bootstrap, seed, ci, ci_method, overall, ceiling: as in :func:`evaluate`.
 
     Returns:
@@ -316,7 +352,8 @@ def evaluate_predictions(predictions: pd.DataFrame, *, by: Sequence[str] = ("mod
     resample.check_options(ci, ci_method, n_bootstrap)
     by = list(by)
     scored = _score_predictions(predictions, by, overall_targets, n_bootstrap=n_bootstrap, seed=seed,
-                                overall=overall, ceiling=ceiling, groups=groups, signal=signal)
+                                overall=overall, ceiling=ceiling, groups=groups, signal=signal,
+                                runs=runs)
     out = []
     for key, _, point, reps in scored:
         res = pd.DataFrame.from_records(_records(point, reps, ci, ci_method),
@@ -334,7 +371,8 @@ def paired_differences(predictions: pd.DataFrame, metric: str | Sequence[str] = 
                        overall: str = "overall",
                        groups: str | Mapping[str, Any] | pd.Series | None = None,
                        signal: pd.DataFrame | None = None,
-                       ceiling: Mapping[str, float] | None = None) -> pd.DataFrame:
+                       ceiling: Mapping[str, float] | None = None,
+                       runs: str | None = "seed") -> pd.DataFrame:
     """Model minus reference on the same resamples, with the interval of the difference.
 
     Every model is scored as in :func:`evaluate_predictions` (same arguments, same resamples);
@@ -347,8 +385,9 @@ def paired_differences(predictions: pd.DataFrame, metric: str | Sequence[str] = 
         metric: one metric or several (any row name of :func:`evaluate_predictions`).
         reference: the model(s) subtracted (a ``by`` value, or a tuple of them when ``by`` has
             several columns); ``None``: every model, i.e. all pairs.
-        n_bootstrap, seed, ci, ci_method, overall, groups, signal, ceiling, by, overall_targets:
-            as in :func:`evaluate_predictions`.
+        n_bootstrap, seed, ci, ci_method, overall, groups, signal, ceiling, by, overall_targets,
+            runs: as in :func:`evaluate_predictions` (with seeded runs the difference is of the
+            means over runs, its interval over clusters and each model's runs).
 
     Returns:
         DataFrame ``*by`` (the model), then :data:`DIFFERENCE_COLUMNS`: ``reference``,
@@ -367,7 +406,8 @@ def paired_differences(predictions: pd.DataFrame, metric: str | Sequence[str] = 
     by = list(by)
     metrics = [metric] if isinstance(metric, str) else list(metric)
     scored = _score_predictions(predictions, by, overall_targets, n_bootstrap=n_bootstrap, seed=seed,
-                                overall=overall, ceiling=ceiling, groups=groups, signal=signal)
+                                overall=overall, ceiling=ceiling, groups=groups, signal=signal,
+                                runs=runs)
     table: dict[tuple, dict[str, tuple]] = {}
     for key, genes, point, reps in scored:
         for name in point:

@@ -1,7 +1,8 @@
 """A trained model's predictions on a split, in the long form every evaluation reads.
 
-Columns (:data:`cornlib.baselines.PREDICTION_COLUMNS`): ``model, gene_id, species, target,
-y_true, y_pred`` — the same table the baselines write, so a fine-tuned transformer and the
+Columns (:data:`cornlib.baselines.PREDICTION_COLUMNS`): ``model, seed, gene_id, species,
+target, y_true, y_pred`` (``seed`` names the training run of a model trained several times) —
+the same table the baselines write, so a fine-tuned transformer and the
 baselines are scored by one call.
 """
 
@@ -26,7 +27,8 @@ def check_targets(model_targets: Sequence[str], data_targets: Sequence[str],
 
 def long_predictions(model, data, split: str = "test", *, name: str,
                      targets: Sequence[str] | None = None, batch_size: int = 64,
-                     device: str = "auto", genes: Sequence[str] | None = None) -> pd.DataFrame:
+                     device: str = "auto", genes: Sequence[str] | None = None,
+                     seed: int = 0) -> pd.DataFrame:
     """Predict one split of ``data`` (a :class:`cornlib.dataset.ModellingData`) with a
     :class:`cornlib.models.predictor.Predictor`; return the long table.
 
@@ -36,6 +38,7 @@ def long_predictions(model, data, split: str = "test", *, name: str,
     Args:
         targets: the targets scored (default: the model's; each must be in the data).
         genes: restrict to these gene IDs (e.g. one species' test genes).
+        seed: the training run the model comes from (the ``seed`` column).
     """
     own = list(model.targets)
     targets = own if targets is None else list(targets)
@@ -50,7 +53,7 @@ def long_predictions(model, data, split: str = "test", *, name: str,
         rows = rows[rows["gene_id"].isin(set(genes))].reset_index(drop=True)
     pred = model.predict(rows["sequence"].tolist(), rows["gene_id"].tolist(),
                          batch_size=batch_size, device=device)
-    parts = [pd.DataFrame({"model": name, "gene_id": rows["gene_id"].to_numpy(),
+    parts = [pd.DataFrame({"model": name, "seed": int(seed), "gene_id": rows["gene_id"].to_numpy(),
                            "species": rows["species"].to_numpy(), "target": t,
                            "y_true": rows[t].to_numpy(float),
                            "y_pred": pred[t].to_numpy(float)}) for t in targets]

@@ -12,6 +12,11 @@ either a vector of multiplicities (:func:`bootstrap_weights`) or the drawn indic
 (:func:`bootstrap_indices`, :func:`stratified_indices`); with one ``seed`` both give the same
 resamples.
 
+Training runs: a model trained with several seeds is scored run by run on the same resamples,
+and :func:`pool_runs` draws its runs with replacement inside each resample, so the interval of a
+seeded model (and of a paired difference) holds training variance as well as the sampling of
+genes.
+
 Tables (one convention): long form, one row per ``metric`` with ``value`` (the estimate on the
 sample itself), ``ci_low`` and ``ci_high``; a comparison also has a ``verdict``, one of
 :data:`VERDICTS`, from where its interval lies against the null (0 for a difference).
@@ -117,6 +122,35 @@ def stratified_indices(sizes: Sequence[int], n_bootstrap: int, seed: int
         raise ValueError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
     rng = np.random.default_rng(seed)
     return [[rng.integers(0, n, size=n) for n in sizes] for _ in range(n_bootstrap)]
+
+
+def seed_draws(n_runs: int, n_bootstrap: int, seed: int, label: str = "") -> np.ndarray:
+    """Training runs drawn with replacement for each resample, shape (n_bootstrap, n_runs).
+
+    The draws of one model come from ``seed`` and its ``label`` (so two models draw
+    independently: their runs are unrelated). One run gives all zeros.
+    """
+    import zlib
+
+    rng = np.random.default_rng([seed, zlib.crc32(label.encode())])
+    return rng.integers(0, n_runs, size=(n_bootstrap, n_runs))
+
+
+def pool_runs(points: Sequence[float], reps: np.ndarray, draws: np.ndarray
+              ) -> tuple[float, np.ndarray]:
+    """One model's score over its training runs (seeds), with training variance in its reps.
+
+    ``points`` holds the estimate of each run, ``reps`` (n_runs, n_bootstrap) each run's
+    replicates on the same resamples of genes or clusters. The estimate is the mean over runs;
+    replicate ``b`` is the mean over the runs ``draws[b]`` (drawn with replacement, see
+    :func:`seed_draws`) of their replicate ``b``: a hierarchical bootstrap over clusters and
+    runs together, so an interval includes how much another seed would move the score.
+    """
+    reps = np.asarray(reps, dtype=float)
+    point = float(np.mean(points))
+    if reps.shape[1] == 0:
+        return point, reps[0]
+    return point, reps[draws, np.arange(reps.shape[1])[:, None]].mean(axis=1)
 
 
 def interval(reps: np.ndarray, point: float, ci: float = 0.95, method: str = "bc"

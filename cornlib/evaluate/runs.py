@@ -8,7 +8,9 @@ that writes it. Runs are named by their folder under ``finetune/`` (``pretrained
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
@@ -21,7 +23,7 @@ from cornlib.io import read_json
 #: Prefix of the cross-species runs' folders (``finetune/from_<species>``).
 CROSS_PREFIX = "from_"
 #: Columns of a long prediction table (:mod:`cornlib.evaluate.predictions`).
-COLUMNS = ("model", "gene_id", "species", "target", "y_true", "y_pred")
+COLUMNS = ("model", "seed", "gene_id", "species", "target", "y_true", "y_pred")
 
 
 def scoring_options(run_dir: str | os.PathLike, data) -> dict[str, Any]:
@@ -52,20 +54,53 @@ def per_subset(options: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_models(run_dir: str | os.PathLike, runs: Sequence[str]) -> dict[str, Any]:
     """Run folder name → predictor of ``finetune/<run>/model`` (a missing folder names the
-    chapter that writes it)."""
+    chapter that writes it); for a seeded run, the seed chosen on valid."""
     from cornlib.models import predictor
 
     return {run: predictor.load(artifacts.path(run_dir, f"finetune/{run}/model"))
             for run in runs}
 
 
-def split_predictions(run_dir: str | os.PathLike, data, models: Mapping[str, Any], *,
-                     split: str = "test", device: str = "auto") -> pd.DataFrame:
-    """The baselines' predictions (``baselines/predictions.parquet``) and each of ``models``'
-    predictions of ``split``, in one long table (:mod:`cornlib.evaluate.predictions`)."""
+def trained_runs(run_dir: str | os.PathLike, runs: Sequence[str]) -> list[str]:
+    """The fine-tuning runs of ``runs`` that chapter 07 trained in this run directory (a
+    ``finetune/<run>/model`` folder), in the given order."""
+    return [r for r in runs if (Path(run_dir) / "finetune" / r / "model").is_dir()]
+
+
+def ablation_text(sentences: Sequence[str]) -> str:
+    """The pretraining ablation's findings as one paragraph, or why there are none."""
+    if not sentences:
+        return ("This build trained no pretrained arm, so it cannot compare one: chapter 07 "
+                "says why (the pretraining's test against composition, or the profile's "
+                "budget), and a recorded longer run, where one is committed, answers the "
+                "question below.")
+    return ("Pretraining and fine-tuning, with the mean over seeds and intervals over clusters "
+            "and seeds: " + "; ".join(sentences) + ".")
+
+
+def run_seeds(run_dir: str | os.PathLike, run: str) -> dict[int, Path]:
+    """Seed → model folder of every training run of ``finetune/<run>``: the ``seed_<s>``
+    folders that ``seeds.json`` lists (:func:`cornlib.training.seeds.keep_best`), or
+    ``{0: <run>/model}`` for a run trained once."""
+    folder = Path(run_dir) / "finetune" / run
+    record = folder / "seeds.json"
+    if not record.exists():
+        return {0: artifacts.path(run_dir, f"finetune/{run}/model")}
+    seeds = [int(s) for s in json.loads(record.read_text())["runs"]]
+    return {s: artifacts.path(run_dir, f"finetune/{run}/seed_{s}/model") for s in seeds}
+
+
+def split_predictions(run_dir: str | os.PathLike, data, runs: Sequence[str], *,
+                      split: str = "test", device: str = "auto") -> pd.DataFrame:
+    """The baselines' predictions (``baselines/predictions.parquet``) and those of every seed
+    of each fine-tuning run in ``runs`` on ``split``, in one long table
+    (:mod:`cornlib.evaluate.predictions`; column ``seed`` names the training run)."""
+    from cornlib.models import predictor
+
     baseline = pd.read_parquet(artifacts.path(run_dir, "baselines/predictions.parquet"))
-    ours = [long_predictions(m, data, split, name=name, device=device)
-            for name, m in models.items()]
+    ours = [long_predictions(predictor.load(path), data, split, name=run, device=device,
+                             seed=s)
+            for run in runs for s, path in run_seeds(run_dir, run).items()]
     return pd.concat([baseline, *ours], ignore_index=True)
 
 
@@ -82,15 +117,19 @@ def proxy_predictions(run_dir: str | os.PathLike, data, name: str, *, split: str
     return long_predictions(model, data, split, name=name, targets=[data.proxy], device=device)
 
 
-def cross_species(run_dir: str | os.PathLike, data, *, split: str = "test",
-                  device: str = "auto") -> pd.DataFrame:
+def cross_species(run_dir: str | os.PathLike, data, runs: Sequence[str] | None = None, *,
+                  split: str = "test", device: str = "auto") -> pd.DataFrame:
     """Each cross-species run (``finetune/from_<species>``, trained and tuned on one species'
-    genes) predicting ``split`` genes of the other species; named by its folder. Empty with one
-    species."""
+    genes) predicting ``split`` genes of the other species; named by its folder. ``runs``:
+    the run folders to read (default: one per species, each required). Empty with one
+    species or no runs."""
     species = sorted(data.table["species"].unique())
+    wanted = [f"{CROSS_PREFIX}{s}" for s in species] if len(species) > 1 else []
+    if runs is not None:
+        wanted = [r for r in wanted if r in set(runs)]
     parts = []
-    for source in species if len(species) > 1 else []:
-        run = f"{CROSS_PREFIX}{source}"
+    for run in wanted:
+        source = run[len(CROSS_PREFIX):]
         model = load_models(run_dir, [run])[run]
         others = data.table.loc[data.table["species"] != source, "gene_id"]
         parts.append(long_predictions(model, data, split, name=run, genes=others, device=device))
@@ -139,17 +178,24 @@ LEARNED_MIN_R2 = 0.01
 
 def valid_history(run_dir: str | os.PathLike, pattern: str = "finetune/from_*") -> pd.DataFrame:
     """Best valid R² of the run folders ``<run_dir>/<pattern>`` (each with the
-    ``valid_r2.parquet`` the training driver writes): one row per run with ``best_valid_r2``,
+    ``valid_r2.parquet`` the training driver writes): one row per run (``run``: its folder
+    below the pattern's fixed part, e.g. ``tissues/seed_0`` for ``baselines/cnn/*/seed_*``)
+    with ``best_valid_r2``,
     ``best_epoch``, ``epochs`` (the last evaluated), ``learned`` (best valid R² >=
     :data:`LEARNED_MIN_R2`) and ``improving`` (the best epoch is the last: no plateau yet).
     Empty when no run matches."""
-    from pathlib import Path
-
+    fixed = []
+    for part in Path(pattern).parts:
+        if any(c in part for c in "*?["):
+            break
+        fixed.append(part)
+    base = Path(run_dir, *fixed)
     rows = []
     for path in sorted(Path(run_dir).glob(f"{pattern}/valid_r2.parquet")):
         history = pd.read_parquet(path)
         best = history.loc[history["r2"].idxmax()]
-        rows.append({"run": path.parent.name, "best_valid_r2": float(best["r2"]),
+        rows.append({"run": path.parent.relative_to(base).as_posix(),
+                     "best_valid_r2": float(best["r2"]),
                      "best_epoch": float(best["epoch"]), "epochs": float(history["epoch"].max())})
     table = pd.DataFrame(rows, columns=["run", "best_valid_r2", "best_epoch", "epochs"])
     return table.assign(learned=table["best_valid_r2"] >= LEARNED_MIN_R2,
@@ -170,7 +216,7 @@ def improving_sentence(history: pd.DataFrame, what: str) -> str:
 def learned_sentence(history: pd.DataFrame) -> str:
     """What :func:`valid_history` allows a reader to conclude, in one sentence."""
     if history.empty:
-        return "No cross-species run was trained here."
+        return "No cross-species run was trained here (chapter 07 says why)."
     if history["learned"].all():
         return ("Every cross-species run learned on its own species' valid genes (best valid R² "
                 f"{history['best_valid_r2'].min():.3f} or more), so its scores on the other "
@@ -180,3 +226,31 @@ def learned_sentence(history: pd.DataFrame) -> str:
             f"{idle['best_valid_r2'].max():.3f} after {idle['epochs'].max():.1f} epochs), so "
             "their scores on the other species measure no transfer; they are not a result, and "
             "answering the question needs longer runs.")
+
+
+#: The share of the oracle's test Pearson r² the book asks of its transformer.
+ORACLE_TARGET = 0.6
+
+
+def target_sentence(results: pd.DataFrame, differences: pd.DataFrame, model: str,
+                    reference: str, *, share: float = ORACLE_TARGET) -> str:
+    """Whether ``model`` met the book's target: a paired Pearson r² interval above zero against
+    ``reference`` (the best baseline chosen on valid) and at least ``share`` of the oracle's
+    test Pearson r² (mean over the simulated tissues)."""
+    from cornlib.evaluate import claims, resample
+
+    value = results.set_index(["model", "target", "metric"])["value"]
+    key = ("oracle", "overall", "pearson_r2")
+    if key not in value.index:
+        return "There is no oracle for these targets, so the target is not defined here."
+    oracle, ours = float(value[key]), float(value[(model, "overall", "pearson_r2")])
+    row = differences[(differences["model"] == model) & (differences["reference"] == reference)
+                      & (differences["target"] == "overall")
+                      & (differences["metric"] == "pearson_r2")].iloc[0]
+    beats = resample.verdict(row["ci_low"], row["ci_high"]) == "better"
+    reached = ours >= share * oracle
+    said = claims.describe(differences, model, reference)
+    head = ("It is met" if beats and reached else
+            "It is met in part" if beats or reached else "It is not met")
+    return (f"{head}: {said}, and it reaches {ours / oracle:.0%} of the oracle's {oracle:.3f} "
+            f"(the target: {share:.0%}, a Pearson r² of {share * oracle:.3f}).")

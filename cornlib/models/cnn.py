@@ -58,6 +58,12 @@ class PromoterCNNConfig(PreTrainedConfig):
             every pooled position does (DeepCRE; positions relative to the TSS count, but on
             the small profile it did not start learning within 5 epochs).
         hidden_size: width of the dense layer after flattening.
+        hidden_activation: ``"relu"`` or ``"gelu"``, the dense layer's activation. The pooled
+            features are positive and nearly equal across promoters at first, so a ReLU unit
+            can be dead for every input; with some seeds all of them die and the network
+            predicts the mean for good (on the small profile, one seed in three). GELU units
+            never die. ``"relu"`` is the default so that earlier model folders load unchanged;
+            :func:`cornlib.baselines.fit_cnn` trains with ``"gelu"``.
         dropout: dropout after each block and the dense layer.
         target_names: one name per output.
         target_mean, target_std: per-target training mean and standard deviation (outputs are
@@ -77,6 +83,7 @@ class PromoterCNNConfig(PreTrainedConfig):
     pool_sizes: list[int] | tuple[int, ...] = (1,)
     global_pool: str = "max"
     hidden_size: int = 64
+    hidden_activation: str = "relu"
     dropout: float | int = 0.2
     target_names: list[str] | tuple[str, ...] | None = None
     target_mean: list[float] | tuple[float, ...] | None = None
@@ -89,6 +96,9 @@ class PromoterCNNConfig(PreTrainedConfig):
         if not (len(self.channels) == len(self.kernel_sizes) == len(self.pool_sizes) >= 1):
             raise ValueError("channels, kernel_sizes and pool_sizes need one entry per block (got "
                              f"{len(self.channels)}, {len(self.kernel_sizes)}, {len(self.pool_sizes)})")
+        if self.hidden_activation not in ("relu", "gelu"):
+            raise ValueError(f"hidden_activation must be 'relu' or 'gelu', not "
+                             f"{self.hidden_activation!r}")
         if self.global_pool not in ("max", "flatten"):
             raise ValueError(f"global_pool must be 'max' or 'flatten', not {self.global_pool!r}")
         if self.flat_length() < 1:
@@ -124,8 +134,9 @@ class PromoterCNN(PreTrainedModel):
             c_in = int(c)
         self.blocks = nn.Sequential(*blocks)
         width = c_in if config.global_pool == "max" else c_in * config.flat_length()
+        act = {"relu": nn.ReLU, "gelu": nn.GELU}[config.hidden_activation]
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(width, config.hidden_size),
-                                  nn.ReLU(), nn.Dropout(float(config.dropout)),
+                                  act(), nn.Dropout(float(config.dropout)),
                                   nn.Linear(config.hidden_size, config.n_targets))
         self.post_init()
 

@@ -60,6 +60,8 @@ class Recipe:
             run ends with; ``None`` keeps the last weights.
         patience: stop after this many evaluations without a better ``keep_best`` (``None``:
             never).
+        min_delta: the gain in ``keep_best`` that counts as better for the patience
+            (:class:`cornlib.training.hf.BestEpoch`).
         max_seconds: stop after this much training time (``None``: no budget).
         optimizer: ``model → torch optimizer`` replacing AdamW (e.g. layer-wise rates).
         callbacks: more ``TrainerCallback`` objects.
@@ -90,6 +92,7 @@ class Recipe:
     target_names: Sequence[str] | None = None
     keep_best: str | None = None
     patience: int | None = None
+    min_delta: float = 0.0
     max_seconds: float | None = None
     optimizer: Callable[[Any], Any] | None = None
     callbacks: Sequence[Any] = ()
@@ -202,7 +205,8 @@ def run(model, train, valid, recipe: Recipe, out_dir: str | os.PathLike) -> Trai
     best = None
     if recipe.keep_best:
         saved = checkpoints / "best.pt" if recipe.resume and recipe.checkpoint else None
-        best = hf.BestEpoch(recipe.keep_best, patience=recipe.patience, path=saved)
+        best = hf.BestEpoch(recipe.keep_best, patience=recipe.patience, path=saved,
+                            min_delta=recipe.min_delta)
         callbacks.append(best)
     names = list(recipe.target_names or [])
     with limit_threads(recipe.threads, torch=True), tr.seeded(recipe.seed):

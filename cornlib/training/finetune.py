@@ -42,8 +42,10 @@ def run_label(run: str) -> str:
         return RUN_LABELS[run]
     if run.startswith("from_"):
         return "from " + run[len("from_"):]
+    if run.startswith("pretrained_") and run[len("pretrained_"):].isdigit():
+        return f"transformer, pretrained {int(run[len('pretrained_'):]):,} steps"
     raise ValueError(f"{run!r} is not a fine-tuning run folder: one of {sorted(RUN_LABELS)} "
-                     "or from_<species>")
+                     "or from_<species> or pretrained_<steps>")
 
 
 def layer_groups(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
@@ -137,7 +139,7 @@ def finetune(model, train_dataset, eval_dataset, output_dir: str | os.PathLike, 
              batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 0.01,
              warmup_steps: int = 50, scheduler: str = "constant_with_warmup",
              layer_decay: float = 1.0, unfreeze_every: int | None = None,
-             head_epochs: int | None = None, patience: int | None = 3,
+             head_epochs: int | None = None, patience: int | None = 3, min_delta: float = 0.0,
              max_seconds: float | None = None, seed: int = 0, device: str = "auto",
              threads: int | None = None, progress: bool = False,
              tokenizer=None, resume: bool = False) -> TrainResult:
@@ -157,7 +159,8 @@ def finetune(model, train_dataset, eval_dataset, output_dir: str | os.PathLike, 
             budget or early stopping, whose length is not known in advance.
         layer_decay: learning-rate factor from one layer group to the one below it.
         unfreeze_every, head_epochs: see :func:`unfreezing_schedule`.
-        patience: stop after this many evaluations without a better valid R² (None: never).
+        patience, min_delta: stop after ``patience`` evaluations without a valid R² more than
+            ``min_delta`` above the last counted improvement (``patience=None``: never).
         max_seconds: wall-clock budget for training (None: none).
         seed: batch order and dropout (the initial weights come with ``model``, see
             :func:`initial_model`; a collator draws from its own seed).
@@ -185,7 +188,7 @@ def finetune(model, train_dataset, eval_dataset, output_dir: str | os.PathLike, 
         checkpoint="epoch" if resume else None, resume=resume,
         arguments={"save_total_limit": 1} if resume else {}, collator=data_collator,
         tokenizer=tokenizer, target_names=list(target_names), keep_best="eval_r2",
-        patience=patience, max_seconds=max_seconds,
+        patience=patience, min_delta=min_delta, max_seconds=max_seconds,
         optimizer=lambda m: optimizer(m, learning_rate, weight_decay, layer_decay),
         callbacks=[Unfreeze(groups, starts)],
         annotate=lambda history: _trainable(history, starts), seed=seed, device=device,
@@ -309,6 +312,42 @@ def cross_species(data, out_dir: str | os.PathLike, start: Callable[[], Any], *,
     return runs
 
 
+def finetune_seeds(out_dir: str | os.PathLike, start: Callable[[int], Any], train_dataset,
+                   eval_dataset, seeds: Sequence[int], *, rc: float = 0.0, device: str = "auto",
+                   threads: int | None = None, **kwargs: Any) -> dict[int, TrainResult]:
+    """Fine-tune one model per seed into ``out_dir / "seed_<s>"`` and keep the best on valid.
+
+    ``start(seed)`` builds each run's initial model (e.g. ``lambda s: initial_model(head,
+    config=config, seed=s)``); the batch order, dropout and strand flips (:class:`StrandCollator`
+    with share ``rc``) are drawn from the same seed. The runs go side by side on a CPU
+    (:func:`cornlib.training.seeds.run_seeds`); the best seed's model is copied to
+    ``out_dir / "model"`` and every seed's run recorded in ``out_dir / "seeds.json"``
+    (:func:`cornlib.training.seeds.keep_best`).
+
+    Args:
+        **kwargs: :func:`finetune`'s options (all but ``seed``, ``data_collator``, ``threads``).
+
+    Returns:
+        ``{seed: result}``.
+    """
+    from cornlib.training import seeds as seeding
+
+    out_dir = Path(out_dir)
+    if not kwargs.get("resume"):  # no files of an earlier build in the run's folder
+        import shutil
+
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+    def one(seed: int, n_threads: int | None) -> TrainResult:
+        return finetune(start(seed), train_dataset, eval_dataset, out_dir / f"seed_{seed}",
+                        data_collator=StrandCollator(rc, seed), seed=seed, device=device,
+                        threads=n_threads, **kwargs)
+
+    results = seeding.run_seeds(one, seeds, device=device, threads=threads)
+    seeding.keep_best(results, out_dir)
+    return results
+
+
 def proxy_run(data, out_dir: str | os.PathLike, head: dict[str, Any],
               start: Callable[[dict[str, Any]], Any], *, seq_length: int,
               **kwargs: Any) -> dict[str, TrainResult]:
@@ -369,8 +408,16 @@ def load_report(encoder: str | os.PathLike, head: dict[str, Any]) -> pd.DataFram
 
 
 def labelled(runs: dict[str, Any]) -> dict[str, Any]:
-    """``runs`` keyed by folder name, re-keyed by display name (:func:`run_label`)."""
-    return {run_label(name): r for name, r in runs.items()}
+    """``runs`` keyed by folder name, re-keyed by display name (:func:`run_label`); a run
+    trained with several seeds (a ``{seed: result}`` dict) gives one entry per seed,
+    ``"<label>, seed <s>"``."""
+    out = {}
+    for name, r in runs.items():
+        if isinstance(r, dict):
+            out.update({f"{run_label(name)}, seed {s}": one for s, one in r.items()})
+        else:
+            out[run_label(name)] = r
+    return out
 
 
 #: The stats :func:`runs_table` shows.
@@ -385,33 +432,33 @@ def runs_table(runs: dict[str, TrainResult]) -> pd.DataFrame:
     return stats_table(labelled(runs), RUN_COLUMNS)
 
 
-def convergence_sentence(table: pd.DataFrame) -> str:
-    """Which runs of :func:`runs_table` (rows named by run) converged, in one sentence: a run
-    converged when early stopping on ``valid`` ended it (its best epoch lies before its last);
-    a run stopped by its epochs or its time budget had not shown a plateau."""
-    stopped = table["stopped_by"].astype(str)
-    open_ = [str(name) for name, how in stopped.items() if how != "early stopping"]
-    if not open_:
-        return "Every run was ended by early stopping on valid: each passed its best epoch."
-    return (f"{len(open_)} of {len(table)} runs ({'; '.join(open_)}) were ended by their epochs "
-            "or their time budget, not by early stopping on valid: their histories show no "
-            "plateau, so their scores are those of models still learning, not of converged ones.")
 
-
-def best_run(finetune_dir: str | os.PathLike, runs: Sequence[str] = ("pretrained", "random_init")
+def best_run(finetune_dir: str | os.PathLike, runs: Sequence[str] | None = None
              ) -> tuple[str, Path, pd.Series]:
     """The fine-tuning run with the best validation R² (chosen on ``valid``, never ``test``):
-    its name, its model folder and every run's best valid R².
+    its name, its model folder and every run's best valid R² (the mean over its seeds when it
+    was trained with several, :func:`finetune_seeds`). ``runs``: the arms compared (default:
+    ``pretrained`` and ``random_init``, those of them that were trained).
 
     Raises:
         FileNotFoundError: a run has no ``valid_r2.parquet`` (naming it and the chapter that
             writes it).
     """
+    import json
+
     from cornlib import artifacts
 
     finetune_dir = Path(finetune_dir)
+    if runs is None:  # the arms chapter 07 trained: random_init always, pretrained if asked
+        runs = [r for r in ("pretrained", "random_init") if (finetune_dir / r).is_dir()]
+        runs = runs or ["random_init"]
     scores = {}
     for run in runs:
+        seeds = finetune_dir / run / "seeds.json"
+        if seeds.is_file():  # several seeds: the mean of their best valid R²
+            record = json.loads(seeds.read_text())["runs"]
+            scores[run] = float(np.mean([r["best_valid_r2"] for r in record.values()]))
+            continue
         path = finetune_dir / run / "valid_r2.parquet"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing; "
@@ -419,21 +466,3 @@ def best_run(finetune_dir: str | os.PathLike, runs: Sequence[str] = ("pretrained
         scores[run] = float(pd.read_parquet(path)["r2"].max())
     best = max(scores, key=scores.get)
     return best, finetune_dir / best / "model", pd.Series(scores, name="best valid R²")
-
-
-def describe_schedule(head_epochs: int | None, layer_decay: float,
-                      unfreeze_every: int | None) -> str:
-    """The fine-tuning schedule in words, for a chapter's text."""
-    parts = []
-    if head_epochs:
-        parts.append(f"for the first {head_epochs} epoch(s) only the head has gradients")
-    if unfreeze_every:
-        parts.append(f"then one more layer group is unfrozen every {unfreeze_every} epoch(s), "
-                     "top down")
-    elif head_epochs:
-        parts.append("then every layer group trains")
-    else:
-        parts.append("every layer group trains from the first step")
-    parts.append(f"each at {layer_decay:g} times the learning rate of the group above it"
-                 if layer_decay != 1 else "all at one learning rate")
-    return ", ".join(parts)

@@ -105,6 +105,10 @@ class BestEpoch(TrainerCallback):
         metric: a key of the evaluation metrics (``eval_r2``, ``eval_loss``).
         greater_is_better: defaults to ``False`` for losses, ``True`` otherwise.
         patience: stop after this many evaluations without a better score (``None``: never).
+        min_delta: a score must beat the one of the last counted improvement by more than this
+            to reset the patience (Keras's ``min_delta``); the kept weights are still those of
+            the best score, so a run that creeps up by less stops while its history shows its
+            best epoch.
         path: where to keep the best weights across a resume (``None``: memory only).
 
     Attributes:
@@ -113,8 +117,12 @@ class BestEpoch(TrainerCallback):
     """
 
     def __init__(self, metric: str = "eval_loss", greater_is_better: bool | None = None,
-                 patience: int | None = None, path: str | Path | None = None):
-        self.metric, self.patience = metric, patience
+                 patience: int | None = None, path: str | Path | None = None,
+                 min_delta: float = 0.0):
+        if min_delta < 0:
+            raise ValueError(f"min_delta must be >= 0, got {min_delta}")
+        self.metric, self.patience, self.min_delta = metric, patience, float(min_delta)
+        self.mark = None  # the score of the last improvement that reset the patience
         self.path = Path(path) if path is not None else None
         self.higher = (not metric.endswith("loss") if greater_is_better is None
                        else greater_is_better)
@@ -124,23 +132,28 @@ class BestEpoch(TrainerCallback):
         if self.path is not None and self.path.is_file():
             saved = torch.load(self.path, map_location="cpu", weights_only=True)
             self.best, self.state_dict = float(saved["best"]), saved["state_dict"]
+            self.mark = self.best
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
         score = (metrics or {}).get(self.metric)
         if score is None:
             return
+        gain = None if self.mark is None else (score - self.mark if self.higher
+                                               else self.mark - score)
+        if gain is None or gain > self.min_delta:
+            self.mark, self.waited = score, 0
+        else:
+            self.waited += 1
         if self.best is None or (score > self.best if self.higher else score < self.best):
-            self.best, self.waited = score, 0
+            self.best = score
             if model is not None:
                 self.state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if self.path is not None and state.is_world_process_zero:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 torch.save({"best": score, "state_dict": self.state_dict}, self.path)
-        else:
-            self.waited += 1
-            if self.patience and self.waited >= self.patience:
-                self.stopped = True
-                control.should_training_stop = True
+        if self.patience and self.waited >= self.patience:
+            self.stopped = True
+            control.should_training_stop = True
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
         if model is not None and self.state_dict is not None:
