@@ -133,10 +133,10 @@ def test_profiles_carry_only_declared_or_driver_keys():
 
 
 def test_profiles_load_and_unknown_is_clear(tmp_path):
-    for name in ("small", "tiny", "full", "gpu"):
+    for name in ("small", "tiny", "full", "gpu", "long"):
         assert profiles.load(name)["profile"] == name
     with pytest.raises(FileNotFoundError,
-                       match="no profile named 'nope' in .*profiles .known: full, gpu, small, tiny"):
+                       match="no profile named 'nope' in .*profiles .known: full, gpu, long, small, tiny"):
         profiles.load("nope")
     with pytest.raises(FileNotFoundError, match="there is no profiles folder"):
         profiles.load("tiny", tmp_path)

@@ -288,7 +288,7 @@ def test_early_stopping_ignores_gains_below_min_delta_but_keeps_the_best_weights
     assert step == 2 and cb.stopped  # two gains of < 0.01 in a row end the run
     assert cb.best == 0.108  # ... yet the weights kept are those of the best score
     cb.on_train_end(None, state, control, model=model)
-    assert float(model.weight) == 2.0
+    assert model.weight.item() == 2.0
     plain = BestEpoch("eval_r2", patience=2)
     control.should_training_stop = False
     for score in [0.10, 0.105, 0.108]:
