@@ -50,3 +50,22 @@ def test_no_record_and_incomplete_records(tmp_path):
     with pytest.raises(FileNotFoundError, match="chapters 07 and 08"):
         recorded.export(tmp_path, tmp_path / "out", META)
     assert recorded.resolve("benchmarks/results/long").is_absolute()
+
+
+def test_the_recipe_benchmark_table_is_read_back(tmp_path):
+    assert recorded.recipes(str(tmp_path / "none*.csv")) is None
+    pd.DataFrame({"recipe": ["a", "b"], "seeds": [3, 3], "valid_r2_mean": [0.2, 0.22],
+                  "valid_r2_sd": [0.01, 0.02], "valid_r2_min": [0.19, 0.2],
+                  "valid_r2_max": [0.21, 0.24], "best_epoch_mean": [20.0, 18.0],
+                  "epochs_run_mean": [23.0, 21.0], "early_stopped": [3, 2],
+                  "seconds_mean": [100.0, 90.0], "delta_mean": [float("nan"), 0.02],
+                  "delta_low": [float("nan"), -0.01], "delta_high": [float("nan"), 0.05],
+                  "delta_n": [0, 3], "stopped": ["x", "y"], "note": ["", ""],
+                  "git": "abc", "cpu": "AMD EPYC", "cores": 2, "date": "2026-12-06"}
+                 ).to_csv(tmp_path / "r.csv", index=False)
+    pd.DataFrame({"x": [1]}).to_csv(tmp_path / "r_runs.csv", index=False)  # not a summary
+    label, table = recorded.recipes(str(tmp_path / "r*.csv"))
+    assert label == "r.csv: commit abc, AMD EPYC (2 cores), 2026-12-06"
+    assert table.loc["a", "Δ vs reference [95% t]"] == "reference"
+    assert table.loc["b", "Δ vs reference [95% t]"] == "+0.020 [-0.010, +0.050]"
+    assert table.loc["b", "ended by early stopping"] == "2/3"

@@ -123,3 +123,45 @@ def ablation(record: Recorded) -> list[str]:
                      key=lambda m: int(m[len("pretrained_"):]))
     pairs = [*ABLATION, *[(m, "random_init") for m in lengths]]
     return [claims.describe_both(diffs, a, b) for a, b in pairs if (a, b) in have]
+
+
+#: The recipe benchmark's committed tables (``benchmarks/finetune_recipes.py --out``).
+RECIPES = "benchmarks/results/finetune_recipes*.csv"
+
+
+def recipes(pattern: str = RECIPES) -> tuple[str, pd.DataFrame] | None:
+    """The recipe benchmark's committed summaries (every file matching ``pattern``, relative
+    to the repository root) as ``(label, table)``: one row per recipe with the mean, sd and
+    range of its best valid R² over seeds, the mean best epoch and epochs run, how many runs
+    early stopping ended, how the others stopped, and its difference to the reference recipe of
+    its run; ``None`` when none is committed."""
+    where = resolve(pattern)
+    files = sorted(p for p in where.parent.glob(where.name) if not p.stem.endswith("_runs"))
+    if not files:
+        return None
+    labels, parts = [], []
+    for file in files:
+        table = pd.read_csv(file)
+        m = table.iloc[0]
+        labels.append(f"{file.name}: commit {m['git']}, {m['cpu']} ({m['cores']} cores), "
+                      f"{m['date']}")
+        parts.append(table)
+    table = pd.concat(parts, ignore_index=True)
+
+    def interval(r) -> str:
+        if pd.isna(r["delta_mean"]):
+            return "reference"
+        return f"{r['delta_mean']:+.3f} [{r['delta_low']:+.3f}, {r['delta_high']:+.3f}]"
+
+    shown = pd.DataFrame({
+        "seeds": table["seeds"],
+        "valid R² (mean)": table["valid_r2_mean"].round(3),
+        "sd": table["valid_r2_sd"].round(3),
+        "best epoch": table["best_epoch_mean"].round(1),
+        "epochs run": table["epochs_run_mean"].round(1),
+        "ended by early stopping": [f"{e}/{n}" for e, n in zip(table["early_stopped"],
+                                                              table["seeds"])],
+        "stopped": table["stopped"].fillna(""),
+        "Δ vs reference [95% t]": table.apply(interval, axis=1)})
+    shown.index = table["recipe"].rename("recipe")
+    return "; ".join(labels), shown
