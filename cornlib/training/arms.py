@@ -76,10 +76,11 @@ def cross_species_runs(species: Sequence[str]) -> list[str]:
 
 def cross_species_note(enabled: bool, species: Sequence[str]) -> str:
     """What the chapter says about cross-species runs."""
+    from cornlib.data.answer_key import cross_species_note as one_species
+
     names = sorted(set(species))
     if len(names) < 2:
-        return (f"The data hold one species ({', '.join(names)}), so there is no other species "
-                "to test on.")
+        return one_species(names)
     if not enabled:
         return ("Cross-species runs are not trained in this profile (`cross_species = False`): "
                 "trained to convergence in both directions they cost about as much again as "
