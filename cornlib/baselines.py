@@ -260,7 +260,8 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
             hidden_activation: str = "gelu", dropout: float = 0.2, epochs: int = 40, patience: int | None = 3,
             min_delta: float = 0.0, warmup_epochs: float = 0.0, batch_size: int = 64,
             learning_rate: float = 5e-3, weight_decay: float = 1e-4,
-            seed: int = 0, seeds: Sequence[int] | None = None, device: str = "auto",
+            seed: int = 0, seeds: Sequence[int] | None = None,
+            one_seed: Sequence[str] = (), device: str = "auto",
             threads: int | None = None, sequences: Sequence[str] | None = None,
             model: str = "cnn") -> BaselineFit:
     """Train :class:`cornlib.models.cnn.PromoterCNN` per target group and seed
@@ -276,15 +277,18 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
     Args:
         data: the modelling table.
         output_dir: where the runs go.
-        seq_length, channels, kernel_sizes, pool_sizes, global_pool, hidden_size,
-            hidden_activation, dropout: the architecture
+        seq_length, channels, kernel_sizes, pool_sizes, global_pool: the convolutions
             (:class:`cornlib.models.cnn.PromoterCNNConfig`).
-        epochs, patience, min_delta, warmup_epochs, batch_size, learning_rate, weight_decay:
-            optimisation (AdamW, linear warm-up and decay over ``epochs``, early stopping after
-            ``patience`` epochs without a valid R² ``min_delta`` above the last improvement;
-            :func:`cornlib.training.cnn.train`).
+        hidden_size, hidden_activation, dropout: the dense layer (the same config).
+        epochs, patience, min_delta, warmup_epochs, batch_size, learning_rate: optimisation
+            (AdamW with ``weight_decay``, linear warm-up and decay over ``epochs``, early
+            stopping after ``patience`` epochs without a valid R² ``min_delta`` above the last
+            improvement; :func:`cornlib.training.cnn.train`).
+        weight_decay: AdamW's weight decay.
         seed, seeds: the seeds of the runs (initial weights, batch order and dropout);
             ``seeds=None`` trains ``seed`` alone.
+        one_seed: target groups trained with the first seed only (e.g. ``["proxy"]``, a
+            label no model predicts, where more runs would answer nothing).
         device: ``auto``, ``cpu`` or ``cuda``.
         threads: torch threads of a run (``None``: the cores shared among the seeds).
         sequences: replacement sequences aligned with ``data.table`` (e.g. shuffles).
@@ -330,7 +334,8 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
                                 device=device, threads=n_threads)
 
         shutil.rmtree(output_dir / group, ignore_errors=True)  # no files of an earlier fit
-        runs = seeding.run_seeds(train, seeds, device=device, threads=threads)
+        runs = seeding.run_seeds(train, seeds[:1] if group in one_seed else seeds,
+                                 device=device, threads=threads)
         seeding.keep_best(runs, output_dir / group)
         for s, run in runs.items():
             scores = run.per_target

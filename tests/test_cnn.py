@@ -120,6 +120,9 @@ def test_fit_cnn_trains_seeds_side_by_side_and_keeps_the_best_on_valid(tiny_data
     one = baselines.fit_cnn(tiny_data, tmp_path / "one", seq_length=64, seed=3, threads=1,
                             patience=1, **kwargs)
     assert np.allclose(one.predictions["y_pred"], p.loc[p["seed"] == 3, "y_pred"], atol=1e-5)
+    first = baselines.fit_cnn(tiny_data, tmp_path / "first", seq_length=64, seeds=[3, 4],
+                              one_seed=["tissues"], threads=1, patience=1, **kwargs)
+    assert set(first.predictions["seed"]) == {3}  # a group named in one_seed: the first seed
 
 
 def test_fit_cnn_learns_a_planted_motif(tmp_path):

@@ -12,9 +12,10 @@ as two predictors that know only composition:
   pseudocount), the same guess at every hidden base of that sequence;
 - ``markov``: a Markov chain of order k fitted on the training sequences
   (:class:`cornlib.models.markov.MarkovModel`), which predicts each hidden base from the visible
-  bases just before the run of hidden bins it lies in (:meth:`~cornlib.models.markov.MarkovModel.
-  base_marginals`: the chain run forward over every letter the hidden positions could hold), never
-  from a hidden base. The model also sees the bases after the run; the chain does not.
+  bases just before the run of hidden bins it lies in
+  (:meth:`~cornlib.models.markov.MarkovModel.base_marginals`: the chain run forward over every
+  letter the hidden positions could hold), never from a hidden base. The model also sees the
+  bases after the run; the chain does not.
 
 All three give one distribution over A/C/G/T per hidden base (the model's bases of a bin are
 predicted independently too), so they are compared on **bits per base**: −log₂ P(true base)

@@ -385,9 +385,11 @@ def paired_differences(predictions: pd.DataFrame, metric: str | Sequence[str] = 
         metric: one metric or several (any row name of :func:`evaluate_predictions`).
         reference: the model(s) subtracted (a ``by`` value, or a tuple of them when ``by`` has
             several columns); ``None``: every model, i.e. all pairs.
-        n_bootstrap, seed, ci, ci_method, overall, groups, signal, ceiling, by, overall_targets,
-            runs: as in :func:`evaluate_predictions` (with seeded runs the difference is of the
-            means over runs, its interval over clusters and each model's runs).
+        n_bootstrap, seed, ci, ci_method, overall, groups, signal, ceiling, by: as in
+            :func:`evaluate_predictions`.
+        overall_targets, runs: as in :func:`evaluate_predictions` (with seeded runs the
+            difference is of the means over runs, its interval over clusters and each model's
+            runs).
 
     Returns:
         DataFrame ``*by`` (the model), then :data:`DIFFERENCE_COLUMNS`: ``reference``,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-#: The tables a recorded run keeps: name → file in the run directory.
+#: The tables a recorded run keeps, each name with its file in the run directory.
 TABLES = {"runs": "finetune/runs.parquet", "results": "evaluate/results.parquet",
           "differences": "evaluate/differences.parquet",
           "cross_species": "evaluate/cross_species.parquet", "trend": "finetune/trend.parquet"}
