@@ -258,7 +258,7 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
             channels: Sequence[int] = (32,), kernel_sizes: Sequence[int] = (15,),
             pool_sizes: Sequence[int] = (1,), global_pool: str = "max", hidden_size: int = 64,
             hidden_activation: str = "gelu", dropout: float = 0.2, epochs: int = 40, patience: int | None = 3,
-            min_delta: float = 0.0, warmup_epochs: float = 0.0, batch_size: int = 64,
+            min_delta: float = 0.0, batch_size: int = 64,
             learning_rate: float = 5e-3, weight_decay: float = 1e-4,
             seed: int = 0, seeds: Sequence[int] | None = None,
             one_seed: Sequence[str] = (), device: str = "auto",
@@ -280,8 +280,8 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
         seq_length, channels, kernel_sizes, pool_sizes, global_pool: the convolutions
             (:class:`cornlib.models.cnn.PromoterCNNConfig`).
         hidden_size, hidden_activation, dropout: the dense layer (the same config).
-        epochs, patience, min_delta, warmup_epochs, batch_size, learning_rate: optimisation
-            (AdamW with ``weight_decay``, linear warm-up and decay over ``epochs``, early
+        epochs, patience, min_delta, batch_size, learning_rate: optimisation
+            (AdamW with ``weight_decay``, linear decay over ``epochs``, early
             stopping after ``patience`` epochs without a valid R² ``min_delta`` above the last
             improvement; :func:`cornlib.training.cnn.train`).
         weight_decay: AdamW's weight decay.
@@ -329,7 +329,7 @@ def fit_cnn(data: ModellingData, output_dir: str | os.PathLike, *, seq_length: i
             return recipe.train(config, train_x, train_y, valid_x, valid_y,
                                 output_dir / group / f"seed_{s}", epochs=epochs,
                                 patience=patience, min_delta=min_delta,
-                                warmup_epochs=warmup_epochs, batch_size=batch_size,
+                                batch_size=batch_size,
                                 learning_rate=learning_rate, weight_decay=weight_decay, seed=s,
                                 device=device, threads=n_threads)
 

@@ -12,7 +12,7 @@ from cornlib.training.driver import TrainResult
 
 def train(config, train_codes: np.ndarray, train_y: np.ndarray, valid_codes: np.ndarray,
           valid_y: np.ndarray, out_dir: str | os.PathLike, *, epochs: int = 40,
-          patience: int | None = 3, min_delta: float = 0.0, warmup_epochs: float = 0.0,
+          patience: int | None = 3, min_delta: float = 0.0,
           batch_size: int = 64, learning_rate: float = 5e-3, weight_decay: float = 1e-4,
           seed: int = 0, device: str = "auto", threads: int | None = None) -> TrainResult:
     """Train a fresh :class:`~cornlib.models.cnn.PromoterCNN` of ``config`` and save it.
@@ -31,8 +31,6 @@ def train(config, train_codes: np.ndarray, train_y: np.ndarray, valid_codes: np.
             ``epochs`` (a cap that early stopping should reach first).
         patience, min_delta: stop after ``patience`` epochs without a valid R² more than
             ``min_delta`` above the last counted improvement.
-        warmup_epochs: epochs of linear learning-rate warm-up (a large first step can leave
-            every unit of the dense layer dead, and such a run never starts to learn).
         seed: initial weights, batch order and dropout.
         device: ``auto``, ``cpu`` or ``cuda``; threads: torch threads while training.
     """
@@ -41,10 +39,8 @@ def train(config, train_codes: np.ndarray, train_y: np.ndarray, valid_codes: np.
 
     with training.seeded(seed):
         model = cnn.PromoterCNN(config)
-    steps_per_epoch = -(-len(train_codes) // batch_size)
     recipe = training.Recipe(
-        warmup_steps=int(round(warmup_epochs * steps_per_epoch)), min_delta=min_delta,
-        epochs=epochs, batch_size=batch_size, eval_batch_size=4 * batch_size,
+        min_delta=min_delta, epochs=epochs, batch_size=batch_size, eval_batch_size=4 * batch_size,
         learning_rate=learning_rate, weight_decay=weight_decay, evaluate="epoch", log="epoch",
         target_names=list(config.target_names), keep_best="eval_r2", patience=patience, seed=seed,
         device=device, threads=threads)
