@@ -149,8 +149,8 @@ def test_every_seed_of_a_run_predicts_under_its_seed(tmp_path, run):
         results[s] = TrainResult(None, pd.DataFrame(), folder / f"seed_{s}",
                                  {"best_valid_r2": r2, "best_epoch": 2.0})
     assert seeds.keep_best(results, folder) == 4 and (folder / "model").is_dir()
-    assert runs.run_seeds(tmp_path, "twice").keys() == {3, 4}
-    assert runs.run_seeds(tmp_path, "pretrained").keys() == {0}
+    assert runs.seed_models(tmp_path, "twice").keys() == {3, 4}
+    assert runs.seed_models(tmp_path, "pretrained").keys() == {0}
     predictions = runs.split_predictions(tmp_path, data, ["twice"], device="cpu")
     ours = predictions[predictions["model"] == "twice"]
     assert ours.groupby("seed").size().to_dict() == {3: 48, 4: 48}

@@ -78,7 +78,7 @@ def ablation_text(sentences: Sequence[str]) -> str:
             "and seeds: " + "; ".join(sentences) + ".")
 
 
-def run_seeds(run_dir: str | os.PathLike, run: str) -> dict[int, Path]:
+def seed_models(run_dir: str | os.PathLike, run: str) -> dict[int, Path]:
     """Seed → model folder of every training run of ``finetune/<run>``: the ``seed_<s>``
     folders that ``seeds.json`` lists (:func:`cornlib.training.seeds.keep_best`), or
     ``{0: <run>/model}`` for a run trained once."""
@@ -100,7 +100,7 @@ def split_predictions(run_dir: str | os.PathLike, data, runs: Sequence[str], *,
     baseline = pd.read_parquet(artifacts.path(run_dir, "baselines/predictions.parquet"))
     ours = [long_predictions(predictor.load(path), data, split, name=run, device=device,
                              seed=s)
-            for run in runs for s, path in run_seeds(run_dir, run).items()]
+            for run in runs for s, path in seed_models(run_dir, run).items()]
     return pd.concat([baseline, *ours], ignore_index=True)
 
 
