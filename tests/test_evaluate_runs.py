@@ -157,6 +157,11 @@ def test_every_seed_of_a_run_predicts_under_its_seed(tmp_path, run):
     results = metrics.evaluate_predictions(predictions, n_bootstrap=20,
                                            overall_targets=TISSUES)
     assert results.groupby("model").size()["twice"] == results.groupby("model").size()["mean"]
+    shutil.copytree(folder, tmp_path / "baselines" / "cnn" / "tissues")
+    valid = runs.seed_predictions(tmp_path, data, {"net": "baselines/cnn/tissues"},
+                                  split="test", device="cpu")
+    assert set(valid["model"]) == {"net"} and set(valid["seed"]) == {3, 4}
+    assert set(valid["gene_id"]) == set(data.rows("test", [])["gene_id"])
 
 
 def test_valid_history_says_whether_cross_species_runs_learned(tmp_path):

@@ -16,6 +16,8 @@ ABSENT: dict[str, str] = {
     "oracle": "the oracle reads the simulation's true sites, which measured targets do not have",
     "ceiling": "the noise ceiling is the simulation's noiseless signal against its noisy "
                "targets, which measured targets do not have",
+    "shortfall": "what a model misses is read against the simulation's drivers and true sites, "
+                 "which measured targets do not have",
     "recovery": "true-site recovery scores importance against the simulation's true sites, "
                 "which measured targets do not have",
     "site_variants": "site-breaking variants break the simulation's true sites, which measured "

@@ -78,16 +78,36 @@ def ablation_text(sentences: Sequence[str]) -> str:
             "and seeds: " + "; ".join(sentences) + ".")
 
 
-def seed_models(run_dir: str | os.PathLike, run: str) -> dict[int, Path]:
-    """Seed → model folder of every training run of ``finetune/<run>``: the ``seed_<s>``
-    folders that ``seeds.json`` lists (:func:`cornlib.training.seeds.keep_best`), or
-    ``{0: <run>/model}`` for a run trained once."""
-    folder = Path(run_dir) / "finetune" / run
+def seed_models(run_dir: str | os.PathLike, run: str, parent: str = "finetune"
+                ) -> dict[int, Path]:
+    """Seed → model folder of every training run of ``<parent>/<run>`` (``finetune/<run>``,
+    or ``baselines/cnn/tissues`` with ``parent="baselines/cnn"``): the ``seed_<s>`` folders that
+    ``seeds.json`` lists (:func:`cornlib.training.seeds.keep_best`), or ``{0: <run>/model}``
+    for a run trained once."""
+    folder = Path(run_dir) / parent / run
     record = folder / "seeds.json"
     if not record.exists():
-        return {0: artifacts.path(run_dir, f"finetune/{run}/model")}
+        return {0: artifacts.path(run_dir, f"{parent}/{run}/model")}
     seeds = [int(s) for s in json.loads(record.read_text())["runs"]]
-    return {s: artifacts.path(run_dir, f"finetune/{run}/seed_{s}/model") for s in seeds}
+    return {s: artifacts.path(run_dir, f"{parent}/{run}/seed_{s}/model") for s in seeds}
+
+
+def seed_predictions(run_dir: str | os.PathLike, data, folders: Mapping[str, str], *,
+                     split: str = "test", device: str = "auto") -> pd.DataFrame:
+    """Every seed's predictions of ``split`` for each ``{name: folder}`` (a seeded run's folder
+    relative to the run directory, e.g. ``{"cnn": "baselines/cnn/tissues"}``), one long table
+    with the ``seed`` column."""
+    from cornlib.models import predictor
+
+    parts = []
+    for name, folder in folders.items():
+        parent, _, run = str(folder).rstrip("/").rpartition("/")
+        for s, path in seed_models(run_dir, run, parent or ".").items():
+            parts.append(long_predictions(predictor.load(path), data, split, name=name,
+                                          device=device, seed=s))
+    if not parts:
+        return pd.DataFrame(columns=list(COLUMNS))
+    return pd.concat(parts, ignore_index=True)
 
 
 def split_predictions(run_dir: str | os.PathLike, data, runs: Sequence[str], *,
@@ -95,13 +115,10 @@ def split_predictions(run_dir: str | os.PathLike, data, runs: Sequence[str], *,
     """The baselines' predictions (``baselines/predictions.parquet``) and those of every seed
     of each fine-tuning run in ``runs`` on ``split``, in one long table
     (:mod:`cornlib.evaluate.predictions`; column ``seed`` names the training run)."""
-    from cornlib.models import predictor
-
     baseline = pd.read_parquet(artifacts.path(run_dir, "baselines/predictions.parquet"))
-    ours = [long_predictions(predictor.load(path), data, split, name=run, device=device,
-                             seed=s)
-            for run in runs for s, path in seed_models(run_dir, run).items()]
-    return pd.concat([baseline, *ours], ignore_index=True)
+    ours = seed_predictions(run_dir, data, {run: f"finetune/{run}" for run in runs},
+                            split=split, device=device)
+    return pd.concat([baseline, ours], ignore_index=True) if len(ours) else baseline
 
 
 def proxy_predictions(run_dir: str | os.PathLike, data, name: str, *, split: str = "test",

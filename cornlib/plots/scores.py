@@ -283,3 +283,71 @@ def recovery(table: pd.DataFrame, metric: str = "auprc"):
     sns.despine(fig)
     fig.tight_layout()
     return fig, ax
+
+
+@styled
+def driver_capture(table: pd.DataFrame, gate: pd.DataFrame | None = None,
+                   learned_share: float | None = None):
+    """The share of each driver's effect that each model's predictions carry, with intervals,
+    drivers ordered by their share of the drivers' variance (in the labels); a second panel
+    gives each model's gate ratio beside the signal's.
+
+    Args:
+        table: :func:`cornlib.evaluate.shortfall.capture` (one split).
+        gate: :func:`cornlib.evaluate.shortfall.gate_use` on the same genes, or ``None``.
+        learned_share: drawn as a dotted line (the threshold of "learned").
+
+    Returns:
+        ``fig, axes``.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from cornlib.plots._common import placeholder
+
+    if table.empty:
+        return placeholder("No drivers to capture (measured targets).")
+    models = list(dict.fromkeys(table["model"]))
+    order = (table.drop_duplicates("term").sort_values("variance_share", ascending=False))
+    labels = [f"{t} ({s:.0%})" for t, s in zip(order["term"], order["variance_share"])]
+    widths = [3, 1] if gate is not None and not gate.empty else [1]
+    fig, axes = plt.subplots(1, len(widths), figsize=(8, 0.32 * len(order) + 1.6),
+                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+    axes = axes[0]
+    colours = dict(zip(models, sns.color_palette("colorblind")))
+    step = 0.7 / len(models)
+    for k, model in enumerate(models):
+        sub = table[table["model"] == model].set_index("term").reindex(order["term"])
+        y = np.arange(len(order)) + (k - (len(models) - 1) / 2) * step
+        err = [np.maximum(sub["value"] - sub["ci_low"], 0),
+               np.maximum(sub["ci_high"] - sub["value"], 0)]
+        axes[0].errorbar(sub["value"], y, xerr=err, fmt="o", ms=4, capsize=2,
+                         color=colours[model], label=model)
+    for x in (0, 1):
+        axes[0].axvline(x, color="0.3", lw=0.8)
+    if learned_share is not None:
+        axes[0].axvline(learned_share, color="0.4", ls=":", lw=1)
+    axes[0].set_yticks(range(len(order)), labels)
+    axes[0].invert_yaxis()
+    axes[0].set_xlabel("share of the driver's effect carried")
+    axes[0].legend(frameon=False, fontsize=8, loc="lower right")
+    if len(axes) > 1:
+        rows = gate.set_index("model").reindex(models)
+        for i, model in enumerate(models):
+            v, lo, hi = rows.loc[model, ["value", "ci_low", "ci_high"]].to_numpy(float)
+            axes[1].errorbar(v, i, xerr=[[max(v - lo, 0)], [max(hi - v, 0)]], fmt="o", ms=4,
+                             capsize=2, color=colours[model])
+        signal = float(gate["signal"].iloc[0])
+        axes[1].axvline(signal, color="0.2", ls="--", lw=1)
+        axes[1].text(signal, len(models) - 0.5, " signal", fontsize=8, color="0.2",
+                     va="bottom")
+        low = np.nanmin(np.r_[rows["ci_low"].to_numpy(float), 1.0])
+        axes[1].set_xlim(min(low, 1.0) - 0.15, max(signal, np.nanmax(rows["ci_high"])) + 0.25)
+        axes[1].axvline(1, color="0.3", lw=0.8)
+        axes[1].set_yticks(range(len(models)), models)
+        axes[1].set_ylim(len(models) - 0.5, -0.5)
+        axes[1].set_xlabel("gated / ungated slope")
+        axes[1].set_title("core gate", fontsize=9)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig, axes

@@ -1,0 +1,356 @@
+"""Why a sequence model falls short of the true-site oracle, read from the simulation's answer key.
+
+The simulated mean is linear in each driver's gated occupancy: ``mu[i, t] = b[t] + sum_m
+W[i, m] * beta[m, t]``, ``W`` the summed weights of the gene's true sites of driver ``m`` (its
+occupancy times the gene's gate; :mod:`cornlib.data.simulate`). A least-squares fit of a model's
+predictions on ``W`` (intercept included, one fit per tissue) and the same fit of the noiseless
+signal give, driver by driver, the share of the driver's effect on the signal that the
+predictions carry (:func:`capture`): the slopes summed over the tissues where the driver acts,
+the model's over the signal's. 1 is the whole effect, 0 none of it (a model that never learned
+the motif). The core element gates every driver (:func:`gate_use`): the signal's slope on the
+drivers' summed ungated effect is steeper in gated genes than in the others; a model that reads
+the gate shows the same ratio of slopes, one that does not shows about 1.
+
+Both are computed on one split's genes with the book's cluster bootstrap; a model trained with
+several seeds is their mean (slopes are linear in the predictions, so this is the slope of the
+mean prediction), its seeds drawn with replacement inside every resample.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cornlib import artifacts
+from cornlib.data.answer_key import has_truth
+from cornlib.evaluate import resample
+from cornlib.features import oracle_features
+
+#: A driver counts as learned when the predictions carry at least this share of its effect.
+LEARNED_SHARE = 1 / 3
+#: Columns of :func:`capture` and :func:`gate_use`.
+COLUMNS = ["model", "term", "motif", "variance_share", "value", "ci_low", "ci_high", "signal"]
+
+
+def drivers(card: Mapping[str, Any]) -> pd.DataFrame:
+    """The simulation's drivers: ``motif`` (matrix ID), ``name`` and one column of effects
+    ``beta`` per tissue, from ``targets/card.json``.
+
+    Raises:
+        ValueError: the card is not a simulation's (measured targets have no drivers).
+    """
+    if card.get("kind") != "simulated" or not card.get("drivers"):
+        raise ValueError("the targets card has no drivers: true-site analyses need simulated "
+                         "targets (targets/card.json of kind 'simulated')")
+    rows = [{"motif": d["matrix_id"], "name": d["name"], **d["effects"]} for d in card["drivers"]]
+    return pd.DataFrame(rows)
+
+
+def occupancy(truth: pd.DataFrame, gene_ids: Sequence[str], motifs: Sequence[str]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Gated occupancy ``W`` (genes × ``motifs``) and whether each gene has the core element."""
+    features = oracle_features(truth, gene_ids)
+    cols = [f"site:{m}" for m in motifs]
+    W = features.reindex(columns=cols, fill_value=0.0).to_numpy(float)
+    return W, features["core_gate"].to_numpy() > 0
+
+
+def _aligned(predictions: pd.DataFrame, signal: pd.DataFrame, tissues: list[str]):
+    """Genes shared by the predictions and the signal; ``{model: (seeds, genes, tissues)}`` array
+    and the signal as (genes, tissues)."""
+    need = {"model", "seed", "gene_id", "target", "y_pred"}
+    if not need <= set(predictions.columns):
+        raise ValueError(f"predictions lack columns {sorted(need - set(predictions.columns))}")
+    missing = [t for t in tissues if t not in signal.columns]
+    if missing:
+        raise ValueError(f"the signal has no column for tissues {missing}")
+    rows = predictions[predictions["target"].isin(tissues)]
+    genes = sorted(set(rows["gene_id"]) & set(signal["gene_id"]))
+    if len(genes) < 10:
+        raise ValueError(f"only {len(genes)} genes have both predictions and a signal; "
+                         "pass the predictions of one split of the simulated tissues")
+    S = signal.set_index("gene_id").loc[genes, tissues].to_numpy(float)
+    arrays = {}
+    for model, sub in rows.groupby("model", sort=False):
+        wide = sub.pivot_table(index=["seed", "gene_id"], columns="target", values="y_pred")
+        seeds = sorted(wide.index.get_level_values("seed").unique())
+        try:
+            P = np.stack([wide.loc[s].loc[genes, tissues].to_numpy(float) for s in seeds])
+        except KeyError as err:
+            raise ValueError(f"model {model!r} lacks predictions for some genes or tissues "
+                             f"of the split ({err})") from None
+        arrays[model] = P
+    return genes, arrays, S
+
+
+def _slopes(A: np.ndarray, Y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted least-squares coefficients of ``Y`` (genes × k) on ``A`` for each weight row:
+    shape (n_weights, A's columns, k)."""
+    out = []
+    for w in weights:
+        Aw = A * w[:, None]
+        out.append(np.linalg.lstsq(Aw.T @ A, Aw.T @ Y, rcond=None)[0])
+    return np.stack(out)
+
+
+def _simple_slopes(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted least-squares slope of ``y`` on ``x`` (intercept included), one per weight row."""
+    n = weights.sum(axis=1)
+    mx, my = weights @ x / n, weights @ y / n
+    sxy = weights @ (x * y) / n - mx * my
+    sxx = weights @ (x * x) / n - mx * mx
+    return sxy / sxx
+
+
+def _resamples(genes: Sequence[str], groups, n_bootstrap: int, seed: int) -> np.ndarray:
+    """Row 0: every gene once (the point estimate); then the cluster-bootstrap weights."""
+    labels = None if groups is None else pd.Series(groups).reindex(genes).to_numpy()
+    reps = resample.bootstrap_weights(len(genes), n_bootstrap, seed, labels)
+    return np.vstack([np.ones(len(genes)), reps])
+
+
+def _summarise(model: str, term: str, motif: str, share: float, values: np.ndarray,
+               signal: float, ci: float) -> dict[str, Any]:
+    point, reps = float(values[0]), values[1:]
+    low, high = resample.interval(reps, point, ci, "percentile") if len(reps) else (np.nan,) * 2
+    return dict(model=model, term=term, motif=motif, variance_share=share, value=point,
+                ci_low=low, ci_high=high, signal=signal)
+
+
+def _seed_mean(coefs_by_seed: np.ndarray, model: str, n_bootstrap: int, seed: int
+               ) -> np.ndarray:
+    """Mean over seeds of per-seed quantities (n_seeds, n_draws, ...): row 0 over every seed,
+    the resamples over seeds drawn with replacement (:func:`resample.seed_draws`)."""
+    draws = resample.seed_draws(len(coefs_by_seed), n_bootstrap, seed, model)
+    point = coefs_by_seed[:, :1].mean(axis=0)
+    if not n_bootstrap:
+        return point
+    reps = np.stack([coefs_by_seed[d, i + 1].mean(axis=0) for i, d in enumerate(draws)])
+    return np.concatenate([point, reps])
+
+
+def capture(predictions: pd.DataFrame, signal: pd.DataFrame, truth: pd.DataFrame,
+            card: Mapping[str, Any], *, groups=None, n_bootstrap: int = 1000, seed: int = 0,
+            ci: float = 0.95) -> pd.DataFrame:
+    """Per model and driver, the share of the driver's effect on the signal that the model's
+    predictions carry, with a cluster-bootstrap interval (columns :data:`COLUMNS`).
+
+    Args:
+        predictions: long predictions of one split (``model, seed, gene_id, target, y_pred``),
+            several models and seeds allowed; targets other than the card's tissues are ignored.
+        signal: ``targets/signal.parquet`` (``gene_id`` + one column per tissue).
+        truth: ``targets/truth_sites.parquet``.
+        card: ``targets/card.json`` (its drivers and their effects).
+        groups: cluster label per gene ID (a Series), as the book's scoring options; ``None``
+            resamples genes.
+
+    ``variance_share`` is the driver's share of the variance the drivers give the mean on these
+    genes (``beta**2 * var(W)`` summed over tissues); ``signal`` is 1 (the signal carries all of
+    its own effect).
+    """
+    table = drivers(card)
+    tissues = list(card["tissues"])
+    genes, arrays, S = _aligned(predictions, signal, tissues)
+    motifs = table["motif"].tolist()
+    W, _ = occupancy(truth, genes, motifs)
+    beta = table[tissues].to_numpy(float)  # drivers × tissues
+    active = beta != 0
+    variance = (beta ** 2).sum(axis=1) * W.var(axis=0)
+    share = variance / variance.sum() if variance.sum() > 0 else np.full(len(motifs), np.nan)
+    A = np.column_stack([np.ones(len(genes)), W])
+    weights = _resamples(genes, groups, n_bootstrap, seed)
+    sig = _slopes(A, S, weights)[:, 1:, :]  # draws × drivers × tissues
+    sig_sum = np.where(active, sig, 0).sum(axis=2)
+    rows = []
+    for model, P in arrays.items():
+        per_seed = np.stack([_slopes(A, p, weights)[:, 1:, :] for p in P])
+        coefs = _seed_mean(per_seed, model, n_bootstrap, seed)
+        carried = np.where(active, coefs, 0).sum(axis=2) / sig_sum  # draws × drivers
+        for j, motif in enumerate(motifs):
+            rows.append(_summarise(model, table["name"][j], motif, float(share[j]),
+                                   carried[:, j], 1.0, ci))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def gate_use(predictions: pd.DataFrame, signal: pd.DataFrame, truth: pd.DataFrame,
+             card: Mapping[str, Any], *, groups=None, n_bootstrap: int = 1000, seed: int = 0,
+             ci: float = 0.95) -> pd.DataFrame:
+    """Per model, the slope of its predictions on the drivers' summed ungated effect in gated
+    genes over that slope in the other genes (mean over tissues), with an interval; ``signal``
+    holds the same ratio for the noiseless signal (columns :data:`COLUMNS`, ``term`` "core gate").
+    """
+    table = drivers(card)
+    tissues = list(card["tissues"])
+    genes, arrays, S = _aligned(predictions, signal, tissues)
+    W, gated = occupancy(truth, genes, table["motif"].tolist())
+    if gated.all() or not gated.any():
+        raise ValueError("every gene or none has the core element: the gate's use is undefined")
+    leak = float(card.get("parameters", {}).get("core_leak", 0.5))
+    effect = (W / np.where(gated, 1.0, leak)[:, None]) @ table[tissues].to_numpy(float)
+    weights = _resamples(genes, groups, n_bootstrap, seed)
+
+    def ratio(Y: np.ndarray) -> np.ndarray:  # draws, from (genes × tissues) values
+        out = np.empty((len(weights), len(tissues)))
+        for t in range(len(tissues)):
+            on, off = (_simple_slopes(effect[p, t], Y[p, t], weights[:, p])
+                       for p in (gated, ~gated))
+            out[:, t] = on / off
+        return out.mean(axis=1)
+
+    signal_ratio = float(ratio(S)[0])
+    rows = []
+    for model, P in arrays.items():
+        per_seed = np.stack([ratio(p) for p in P])[:, :, None]
+        values = _seed_mean(per_seed, model, n_bootstrap, seed)[:, 0]
+        rows.append(_summarise(model, "core gate", "", np.nan, values, signal_ratio, ci))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def learned(table: pd.DataFrame, model: str, share: float = LEARNED_SHARE) -> list[str]:
+    """Matrix IDs of the drivers whose effect ``model``'s predictions carry at least ``share``
+    of (point estimates of :func:`capture`; choose them on ``valid``)."""
+    sub = table[(table["model"] == model) & (table["term"] != "core gate")]
+    if sub.empty:
+        raise ValueError(f"no capture rows for model {model!r}; models: "
+                         f"{sorted(table['model'].unique())}")
+    return sub.loc[sub["value"] >= share, "motif"].tolist()
+
+
+def _names(table: pd.DataFrame, motifs: Sequence[str]) -> str:
+    by_motif = table.drop_duplicates("motif").set_index("motif")["term"]
+    return ", ".join(by_motif[m] for m in motifs)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _gate_phrase(row: pd.Series) -> str:
+    """How a model's gate ratio (a :func:`gate_use` row) compares with 1 and with the signal's."""
+    ratio = f"{row['value']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+    if row["ci_low"] <= 1 <= row["ci_high"]:
+        return f"{ratio}: it does not use the gate"
+    if row["ci_low"] > 1 and row["ci_high"] < row["signal"]:
+        return f"{ratio}: it uses the gate, less than the signal does"
+    if row["ci_low"] > 1:
+        return f"{ratio}: it uses the gate as the signal does"
+    return f"{ratio}: flatter where the gate is open"
+
+
+def explain(valid: pd.DataFrame, test: pd.DataFrame, gate: pd.DataFrame, model: str,
+            reference: str | None, *, known_r2: float, oracle_r2: float, model_r2: float,
+            labels: Mapping[str, str] | None = None, share: float = LEARNED_SHARE) -> str:
+    """The chapter's account of why ``model`` falls short of the oracle.
+
+    Args:
+        valid, test: :func:`capture` on the valid and the test genes (the learned drivers are
+            chosen on ``valid``; the numbers are read on ``test``).
+        gate: :func:`gate_use` on the test genes.
+        model, reference: the book's transformer and the baseline beside it (``None``: none).
+        known_r2: the test Pearson r² of an oracle told only the learned drivers and the gate.
+        oracle_r2, model_r2: the full oracle's and ``model``'s test Pearson r².
+        labels: display names of models.
+    """
+    labels = dict(labels or {})
+    say = lambda m: labels.get(m, m)  # noqa: E731
+    mine = learned(valid, model, share)
+    rows = test[test["model"] == model].set_index("motif")
+    n, k = len(rows), len(mine)
+    missed = rows.drop(index=mine)
+    if k:
+        text = (f"Chosen on `valid`, {say(model)} carries at least {share:.0%} of the effect "
+                f"of {k} of the {n} drivers ({_names(test, mine)}), which give "
+                f"{rows.loc[mine, 'variance_share'].sum():.0%} of the variance the drivers put "
+                f"into the simulated mean; on `test` it carries "
+                f"{rows.loc[mine, 'value'].mean():.0%} of their effect on average")
+    else:
+        text = (f"Chosen on `valid`, {say(model)} carries at least {share:.0%} of the effect "
+                f"of none of the {n} drivers")
+    if len(missed):
+        big = missed["variance_share"].idxmax()
+        which = f", and at most {{}} of any of the other {len(missed)}" if k else \
+            ": on `test` it carries at most {} of any of them"
+        text += (which.format(f"{missed['value'].max():.0%}") + " (the largest of them, "
+                 f"{missed.loc[big, 'term']}, gives {missed.loc[big, 'variance_share']:.0%} of "
+                 "that variance)")
+    text += ". "
+    if reference is not None and reference in set(valid["model"]):
+        theirs = learned(valid, reference, share)
+        if set(theirs) == set(mine):
+            text += (f"{_capital(say(reference))} learned the same {k} drivers and missed the "
+                     "same others, so what is missed is not one architecture's blind spot. "
+                     if k else f"Neither has {say(reference)}. ")
+        else:
+            text += (f"{_capital(say(reference))} learned {len(theirs)} "
+                     f"({_names(valid, theirs) or 'none'}). ")
+    g = gate.set_index("model")
+    text += (f"The core element multiplies the drivers' effect in the genes that have it: on "
+             f"`test` the signal's slope on the drivers' summed effect is "
+             f"{float(gate['signal'].iloc[0]):.2f} times as steep in those genes as in the "
+             f"others; for {say(model)} it is {_gate_phrase(g.loc[model])}")
+    if reference is not None and reference in g.index:
+        text += f"; for {say(reference)}, {_gate_phrase(g.loc[reference])}"
+    told = f"the true sites of only the {k} learned drivers and" if k else "only"
+    text += (f". An oracle told {told} the gate reaches a test Pearson r² of {known_r2:.3f}, "
+             f"{known_r2 / oracle_r2:.0%} of the full oracle's {oracle_r2:.3f}: the drivers "
+             "never learned account for the rest of the oracle")
+    if k and model_r2 < known_r2:
+        text += (", and carrying only part of each learned driver's effect takes "
+                 f"{say(model)} from there down to its {model_r2:.3f}.")
+    else:
+        text += f"; {say(model)} reaches {model_r2:.3f}."
+    return text
+
+
+@dataclass
+class Shortfall:
+    """What :func:`analyse` found: driver capture on ``valid`` and ``test``, the gate on
+    ``test``, the drivers ``learned`` by ``model`` (chosen on valid), and ``known_features``:
+    the oracle's features (:func:`cornlib.features.oracle_features`) for every gene of the data,
+    restricted to those drivers and the gate, for an oracle told only what the model learned."""
+
+    model: str
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    gate: pd.DataFrame
+    learned: list[str]
+    known_features: pd.DataFrame
+
+
+def analyse(run_dir: str | os.PathLike, data, folders: Mapping[str, str], model: str,
+            options: Mapping[str, Any], *, test: pd.DataFrame | None = None,
+            device: str = "auto") -> Shortfall | None:
+    """Driver capture and gate use of the seeded runs in ``folders`` (name → folder, as
+    :func:`cornlib.evaluate.runs.seed_predictions`), ``model`` among them; ``None`` on measured
+    targets (no answer key).
+
+    Args:
+        options: the run's scoring options (:func:`cornlib.evaluate.runs.scoring_options`):
+            its clusters, resamples, seed and coverage.
+        test: the test predictions already made (long, every seed of these runs among
+            them), so they are not predicted again; ``None`` predicts them.
+    """
+    from cornlib.evaluate.runs import seed_predictions
+
+    if not has_truth(data.card):
+        return None
+    if model not in folders:
+        raise ValueError(f"model {model!r} is not among the runs {list(folders)}")
+    truth = pd.read_parquet(artifacts.path(run_dir, "targets/truth_sites.parquet"))
+    signal = pd.read_parquet(artifacts.path(run_dir, "targets/signal.parquet"))
+    kw = dict(groups=options.get("groups"), n_bootstrap=int(options["n_bootstrap"]),
+              seed=int(options["seed"]), ci=float(options.get("ci", 0.95)))
+    preds = {"valid": seed_predictions(run_dir, data, folders, split="valid", device=device),
+             "test": (seed_predictions(run_dir, data, folders, split="test", device=device)
+                      if test is None else test[test["model"].isin(list(folders))])}
+    valid = capture(preds["valid"], signal, truth, data.card, **kw)
+    test = capture(preds["test"], signal, truth, data.card, **kw)
+    gate = gate_use(preds["test"], signal, truth, data.card, **kw)
+    chosen = learned(valid, model)
+    features = oracle_features(truth, data.table["gene_id"])
+    known = features[[f"site:{m}" for m in chosen] + ["core_gate"]]
+    return Shortfall(model, valid, test, gate, chosen, known)
