@@ -346,6 +346,7 @@ def profile_values(report: dict[str, Any], species: Sequence[Species], name: str
         "warm_start_species": (first, None),
         "variants_species": (first, "the genome a VCF is written against"),
         "recorded_run": (None, "the book's recorded run is of its own data, not yours"),
+        "learning_curve": (None, "the book's learning curve is of its own data, not yours"),
     }
 
 

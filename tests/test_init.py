@@ -71,6 +71,7 @@ def test_init_checks_reports_and_writes_a_profile_that_loads(tair, genes, tmp_pa
     assert params["expression"]["tissues"] == ["root", "leaf", "flower"]
     assert params["cross_species_holdout"] is None and params["warm_start_species"] == "athal"
     assert params["recorded_run"] is None  # the book's recorded run is of its data
+    assert params["learning_curve"] is None
     same = {k for k in small if k not in init.profile_values(
         {"expression": {"layout": "x", "file": "f", "samples": None, "tissues": [],
                         "low_expression": {}}}, [init.Species("a", tair.fasta, tair.gff)],

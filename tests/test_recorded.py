@@ -69,3 +69,73 @@ def test_the_recipe_benchmark_table_is_read_back(tmp_path):
     assert table.loc["a", "Δ vs reference [95% t]"] == "reference"
     assert table.loc["b", "Δ vs reference [95% t]"] == "+0.020 [-0.010, +0.050]"
     assert table.loc["b", "ended by early stopping"] == "2/3"
+
+
+def test_a_learning_curve_is_read_back_paired_and_checked_against_the_genes(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_shortfall import TISSUES, _world
+
+    genes, W, B, gated, truth, signal, card, clusters = _world(n=200)
+    run = tmp_path / "run"
+    (run / "targets").mkdir(parents=True)
+    truth.to_parquet(run / "targets" / "truth_sites.parquet")
+    signal.to_parquet(run / "targets" / "signal.parquet")
+    S = signal[TISSUES].to_numpy()
+    rng = np.random.default_rng(0)
+    y = S + rng.normal(0, 0.5, S.shape)
+    parts, results = [], []
+    for fraction, strength, sd in [(0.5, 0.3, 0.6), (1.0, 0.8, 0.05)]:
+        for model in ("random_init", "oracle"):
+            for seed in (0, 1):
+                pred = 3 + strength * (S - 3) + rng.normal(0, sd, S.shape)
+                parts.append(pd.DataFrame({
+                    "model": model, "fraction": fraction, "seed": seed,
+                    "gene_id": np.repeat(genes, 3), "target": np.tile(TISSUES, len(genes)),
+                    "y_true": y.ravel(), "y_pred": pred.ravel()}))
+            results += [dict(fraction=fraction, n_train_genes=int(1000 * fraction), model=model,
+                             metric=m, value=strength / 2, ci_low=0.0, ci_high=1.0)
+                        for m in ("pearson_r2", "r2")]
+    out = tmp_path / "curve"
+    out.mkdir()
+    pd.concat(parts).to_parquet(out / "predictions.parquet")
+    pd.DataFrame(results).to_csv(out / "results.csv", index=False)
+    assert recorded.curve(out) is None  # no meta.json: no record
+    (out / "meta.json").write_text(json.dumps({**META, "profile": "small"}))
+    with pytest.raises(FileNotFoundError, match="runs.csv"):
+        recorded.curve(out)
+    pd.DataFrame({"fraction": [0.5], "model": ["random_init"]}).to_csv(out / "runs.csv")
+    rec = recorded.curve(out)
+
+    class Data:  # the two things curve_tables reads of a ModellingData
+        @staticmethod
+        def rows(split, targets):
+            return pd.DataFrame({"gene_id": genes})
+
+    Data.card = card
+    options = {"overall_targets": TISSUES, "n_bootstrap": 50, "seed": 0,
+               "groups": clusters}
+    steps, carried = recorded.curve_tables(rec, run, Data, options)
+    assert set(steps["model"]) == {"random_init", "oracle"}
+    assert (steps["fraction"] == 1.0).all() and (steps["from_fraction"] == 0.5).all()
+    assert set(steps["verdict"]) == {"better"}
+    assert set(carried["model"]) == {"random_init"}  # the oracle reads sites, not sequence
+    share = carried.set_index("fraction")["value"]
+    assert share[0.5] == pytest.approx(0.3, abs=0.06) and share[1.0] == pytest.approx(0.8, abs=0.02)
+    text = recorded.curve_sentence(rec, steps, carried, {"random_init": "the transformer"})
+    assert "Trained on 500, 1,000 genes" in text
+    assert "the transformer with 1,000 genes beats the transformer with 500 genes" in text
+    assert "goes: the transformer 33% → 79%" in text
+
+    class Other(Data):
+        @staticmethod
+        def rows(split, targets):
+            return pd.DataFrame({"gene_id": genes[:10]})
+
+    with pytest.raises(ValueError, match="other test genes"):
+        recorded.curve_tables(rec, run, Other, options)

@@ -60,6 +60,13 @@ def test_capture_reads_each_drivers_share_and_pools_seeds():
     assert (half_rows["ci_high"] >= half_rows["value"] - 1e-9).all()
     assert table["variance_share"].iloc[:3].sum() == pytest.approx(1.0)
     assert shortfall.learned(table, "blind") == ["M1", "M3"]
+    summary = shortfall.capture(preds, signal, truth, card, n_bootstrap=0, summary=True)
+    total = summary[summary["motif"] == shortfall.ALL].set_index("model")["value"]
+    assert total["exact"] == pytest.approx(1.0)
+    blind_rows = summary[(summary["model"] == "blind") & (summary["motif"] != shortfall.ALL)]
+    assert total["blind"] == pytest.approx(
+        (blind_rows["value"] * blind_rows["variance_share"]).sum())
+    assert shortfall.learned(summary, "blind") == ["M1", "M3"]
     assert shortfall.learned(table, "half", share=0.6) == []
 
 

@@ -165,3 +165,130 @@ def recipes(pattern: str = RECIPES) -> tuple[str, pd.DataFrame] | None:
         "Δ vs reference [95% t]": table.apply(interval, axis=1)})
     shown.index = table["recipe"].rename("recipe")
     return "; ".join(labels), shown
+
+
+#: The learning curve's committed tables (``benchmarks/learning_curve.py --out``).
+CURVE = "benchmarks/results/learning_curve"
+#: Its files: results and runs as CSV, every seed's test predictions as Parquet.
+CURVE_TABLES = {"results": "results.csv", "runs": "runs.csv", "predictions": "predictions.parquet"}
+
+
+def curve(path: str | os.PathLike | None = CURVE) -> Recorded | None:
+    """The recorded learning curve in ``path`` (relative to the repository root unless
+    absolute), or ``None`` when there is none: ``meta`` and the tables of :data:`CURVE_TABLES`.
+
+    Raises:
+        FileNotFoundError: ``meta.json`` is there but a table is missing (a half-copied record).
+    """
+    if path is None or not (resolve(path) / "meta.json").is_file():
+        return None
+    path = resolve(path)
+    missing = [f for f in CURVE_TABLES.values() if not (path / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"the learning curve in {path} lacks {missing}; rerun "
+                                "benchmarks/learning_curve.py")
+    tables = {name: (pd.read_parquet(path / f) if f.endswith(".parquet") else pd.read_csv(path / f))
+              for name, f in CURVE_TABLES.items()}
+    return Recorded(json.loads((path / "meta.json").read_text()), tables)
+
+
+def curve_predictions(record: Recorded) -> pd.DataFrame:
+    """The curve's test predictions with each model named ``<model>@<fraction>``."""
+    preds = record.tables["predictions"].copy()
+    preds["model"] = [f"{m}@{f:g}" for m, f in zip(preds["model"], preds["fraction"])]
+    return preds.drop(columns="fraction")
+
+
+def curve_steps(record: Recorded, options: dict[str, Any]) -> pd.DataFrame:
+    """Each model's paired difference between successive fractions of the training genes
+    (larger minus smaller, Pearson r² and R², seeds and clusters resampled together), with
+    columns ``model``, ``fraction``, ``from_fraction`` added to
+    :func:`cornlib.evaluate.metrics.paired_differences`'s.
+
+    Args:
+        options: the live run's scoring options (the same test genes and clusters).
+    """
+    from cornlib.evaluate import metrics
+
+    preds = curve_predictions(record)
+    fractions = sorted(record.tables["predictions"]["fraction"].unique())
+    pairs = [(f"{m}@{b:g}", f"{m}@{a:g}") for m in dict.fromkeys(record.tables["predictions"]
+                                                                 ["model"])
+             for a, b in zip(fractions, fractions[1:])]
+    diffs = metrics.paired_differences(preds, ["pearson_r2", "r2"],
+                                       reference=sorted({r for _, r in pairs}), **options)
+    keep = diffs[[(m, r) in set(pairs) for m, r in zip(diffs["model"], diffs["reference"])]]
+    keep = keep[keep["target"] == "overall"].copy()
+    split = keep["model"].str.rpartition("@")
+    keep["model"], keep["fraction"] = split[0], split[2].astype(float)
+    keep["from_fraction"] = keep["reference"].str.rpartition("@")[2].astype(float)
+    return keep.reset_index(drop=True)
+
+
+def curve_sentence(record: Recorded, steps: pd.DataFrame, carried: pd.DataFrame | None = None,
+                   labels: dict[str, str] | None = None) -> str:
+    """What the learning curve says: each model's test Pearson r² at every number of training
+    genes, whether its last step helped (on both metrics, or which) and, with ``carried``
+    (:func:`curve_carried`), the share of the drivers' effect each model carries."""
+    from cornlib.evaluate import claims
+
+    labels = dict(labels or {})
+    res = record.tables["results"]
+    res = res[res["metric"] == "pearson_r2"].sort_values("fraction")
+    genes = res.drop_duplicates("fraction")["n_train_genes"].astype(int).tolist()
+    parts = []
+    for model, sub in res.groupby("model", sort=False):
+        values = ", ".join(f"{v:.3f}" for v in sub["value"])
+        parts.append(f"{labels.get(model, model)} {values}")
+    text = (f"Trained on {', '.join(f'{g:,}' for g in genes)} genes, the test Pearson r² is: "
+            + "; ".join(parts) + ". ")
+    n_genes = dict(zip(res["fraction"], res["n_train_genes"].astype(int)))
+    last = steps[steps["fraction"] == steps["fraction"].max()]
+    said = []
+    for model in dict.fromkeys(last["model"]):
+        rows = last[last["model"] == model]
+        name = labels.get(model, model)
+        more, fewer = (f"{name} with {n_genes[float(rows[c].iloc[0])]:,} genes"
+                       for c in ("fraction", "from_fraction"))
+        said.append(claims.describe_both(rows.assign(model=more, reference=fewer), more, fewer))
+    text += "The last step, paired on the same test genes: " + "; ".join(said) + "."
+    if carried is not None and not carried.empty:
+        shares = [f"{labels.get(m, m)} " + " → ".join(f"{v:.0%}" for v in sub["value"])
+                  for m, sub in carried.sort_values("n_train_genes").groupby("model", sort=False)]
+        text += (" The share of the drivers' effect carried (weighted by their variance) goes: "
+                 + "; ".join(shares) + ".")
+    return text
+
+
+def curve_carried(record: Recorded, table: pd.DataFrame) -> pd.DataFrame:
+    """The summary rows of :func:`cornlib.evaluate.shortfall.capture` (``summary=True``) on
+    :func:`curve_predictions`, back as ``model, fraction, n_train_genes, value, ci_low,
+    ci_high``."""
+    from cornlib.evaluate.shortfall import ALL
+
+    rows = table[table["motif"] == ALL].copy()
+    split = rows["model"].str.rpartition("@")
+    rows["model"], rows["fraction"] = split[0], split[2].astype(float)
+    genes = record.tables["results"].drop_duplicates("fraction").set_index("fraction")
+    rows["n_train_genes"] = genes["n_train_genes"].reindex(rows["fraction"]).to_numpy()
+    return rows[["model", "fraction", "n_train_genes", "value", "ci_low", "ci_high"]
+                ].reset_index(drop=True)
+
+
+def curve_tables(record: Recorded, run_dir: str | os.PathLike, data,
+                 options: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The curve's paired steps (:func:`curve_steps`) and, for every model but the oracle, the
+    share of the drivers' effect it carries at each number of training genes
+    (:func:`curve_carried`), against the answer key of ``run_dir``."""
+    from cornlib.evaluate import shortfall
+
+    preds = curve_predictions(record)
+    test = set(data.rows("test", [])["gene_id"])
+    if set(preds["gene_id"]) != test:
+        raise ValueError(f"the learning curve ({record.label}) was recorded on other test genes "
+                         f"than this run's ({len(set(preds['gene_id']) & test)} of {len(test)} "
+                         "shared): set the profile's learning_curve to null, or record one "
+                         "for these data with benchmarks/learning_curve.py")
+    sequence_models = preds[~preds["model"].str.startswith("oracle@")]
+    table = shortfall.capture_in(run_dir, data, sequence_models, options, summary=True)
+    return curve_steps(record, options), curve_carried(record, table)

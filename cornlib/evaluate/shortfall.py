@@ -32,6 +32,8 @@ from cornlib.features import oracle_features
 
 #: A driver counts as learned when the predictions carry at least this share of its effect.
 LEARNED_SHARE = 1 / 3
+#: The ``motif`` of :func:`capture`'s summary row (every driver, weighted by its variance).
+ALL = "*"
 #: Columns of :func:`capture` and :func:`gate_use`.
 COLUMNS = ["model", "term", "motif", "variance_share", "value", "ci_low", "ci_high", "signal"]
 
@@ -135,7 +137,7 @@ def _seed_mean(coefs_by_seed: np.ndarray, model: str, n_bootstrap: int, seed: in
 
 def capture(predictions: pd.DataFrame, signal: pd.DataFrame, truth: pd.DataFrame,
             card: Mapping[str, Any], *, groups=None, n_bootstrap: int = 1000, seed: int = 0,
-            ci: float = 0.95) -> pd.DataFrame:
+            ci: float = 0.95, summary: bool = False) -> pd.DataFrame:
     """Per model and driver, the share of the driver's effect on the signal that the model's
     predictions carry, with a cluster-bootstrap interval (columns :data:`COLUMNS`).
 
@@ -150,7 +152,8 @@ def capture(predictions: pd.DataFrame, signal: pd.DataFrame, truth: pd.DataFrame
 
     ``variance_share`` is the driver's share of the variance the drivers give the mean on these
     genes (``beta**2 * var(W)`` summed over tissues); ``signal`` is 1 (the signal carries all of
-    its own effect).
+    its own effect). With ``summary``, each model gets one more row (``motif`` :data:`ALL`,
+    ``term`` "all drivers"): the shares weighted by ``variance_share``.
     """
     table = drivers(card)
     tissues = list(card["tissues"])
@@ -173,6 +176,8 @@ def capture(predictions: pd.DataFrame, signal: pd.DataFrame, truth: pd.DataFrame
         for j, motif in enumerate(motifs):
             rows.append(_summarise(model, table["name"][j], motif, float(share[j]),
                                    carried[:, j], 1.0, ci))
+        if summary:
+            rows.append(_summarise(model, "all drivers", ALL, 1.0, carried @ share, 1.0, ci))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -213,7 +218,7 @@ def gate_use(predictions: pd.DataFrame, signal: pd.DataFrame, truth: pd.DataFram
 def learned(table: pd.DataFrame, model: str, share: float = LEARNED_SHARE) -> list[str]:
     """Matrix IDs of the drivers whose effect ``model``'s predictions carry at least ``share``
     of (point estimates of :func:`capture`; choose them on ``valid``)."""
-    sub = table[(table["model"] == model) & (table["term"] != "core gate")]
+    sub = table[(table["model"] == model) & ~table["motif"].isin([ALL, ""])]
     if sub.empty:
         raise ValueError(f"no capture rows for model {model!r}; models: "
                          f"{sorted(table['model'].unique())}")
@@ -258,7 +263,7 @@ def explain(valid: pd.DataFrame, test: pd.DataFrame, gate: pd.DataFrame, model: 
     labels = dict(labels or {})
     say = lambda m: labels.get(m, m)  # noqa: E731
     mine = learned(valid, model, share)
-    rows = test[test["model"] == model].set_index("motif")
+    rows = test[(test["model"] == model) & (test["motif"] != ALL)].set_index("motif")
     n, k = len(rows), len(mine)
     missed = rows.drop(index=mine)
     if k:
@@ -321,6 +326,19 @@ class Shortfall:
     known_features: pd.DataFrame
 
 
+def capture_in(run_dir: str | os.PathLike, data, predictions: pd.DataFrame,
+               options: Mapping[str, Any], *, what=capture, **kwargs: Any) -> pd.DataFrame:
+    """:func:`capture` (or ``what=gate_use``) of ``predictions`` against the run's answer key
+    (``targets/truth_sites.parquet``, ``targets/signal.parquet``), resampled as the run's
+    scoring ``options`` say (:func:`cornlib.evaluate.runs.scoring_options`); ``kwargs`` go to
+    ``what``."""
+    truth = pd.read_parquet(artifacts.path(run_dir, "targets/truth_sites.parquet"))
+    signal = pd.read_parquet(artifacts.path(run_dir, "targets/signal.parquet"))
+    return what(predictions, signal, truth, data.card, groups=options.get("groups"),
+                n_bootstrap=int(options["n_bootstrap"]), seed=int(options["seed"]),
+                ci=float(options.get("ci", 0.95)), **kwargs)
+
+
 def analyse(run_dir: str | os.PathLike, data, folders: Mapping[str, str], model: str,
             options: Mapping[str, Any], *, test: pd.DataFrame | None = None,
             device: str = "auto") -> Shortfall | None:
@@ -340,17 +358,14 @@ def analyse(run_dir: str | os.PathLike, data, folders: Mapping[str, str], model:
         return None
     if model not in folders:
         raise ValueError(f"model {model!r} is not among the runs {list(folders)}")
-    truth = pd.read_parquet(artifacts.path(run_dir, "targets/truth_sites.parquet"))
-    signal = pd.read_parquet(artifacts.path(run_dir, "targets/signal.parquet"))
-    kw = dict(groups=options.get("groups"), n_bootstrap=int(options["n_bootstrap"]),
-              seed=int(options["seed"]), ci=float(options.get("ci", 0.95)))
     preds = {"valid": seed_predictions(run_dir, data, folders, split="valid", device=device),
              "test": (seed_predictions(run_dir, data, folders, split="test", device=device)
                       if test is None else test[test["model"].isin(list(folders))])}
-    valid = capture(preds["valid"], signal, truth, data.card, **kw)
-    test = capture(preds["test"], signal, truth, data.card, **kw)
-    gate = gate_use(preds["test"], signal, truth, data.card, **kw)
+    valid = capture_in(run_dir, data, preds["valid"], options)
+    test = capture_in(run_dir, data, preds["test"], options)
+    gate = capture_in(run_dir, data, preds["test"], options, what=gate_use)
     chosen = learned(valid, model)
+    truth = pd.read_parquet(artifacts.path(run_dir, "targets/truth_sites.parquet"))
     features = oracle_features(truth, data.table["gene_id"])
     known = features[[f"site:{m}" for m in chosen] + ["core_gate"]]
     return Shortfall(model, valid, test, gate, chosen, known)

@@ -307,6 +307,7 @@ def driver_capture(table: pd.DataFrame, gate: pd.DataFrame | None = None,
 
     if table.empty:
         return placeholder("No drivers to capture (measured targets).")
+    table = table[table["motif"] != "*"]  # the summary row of capture(summary=True)
     models = list(dict.fromkeys(table["model"]))
     order = (table.drop_duplicates("term").sort_values("variance_share", ascending=False))
     labels = [f"{t} ({s:.0%})" for t, s in zip(order["term"], order["variance_share"])]
@@ -348,6 +349,60 @@ def driver_capture(table: pd.DataFrame, gate: pd.DataFrame | None = None,
         axes[1].set_ylim(len(models) - 0.5, -0.5)
         axes[1].set_xlabel("gated / ungated slope")
         axes[1].set_title("core gate", fontsize=9)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig, axes
+
+
+@styled
+def learning_curve(results: pd.DataFrame, carried: pd.DataFrame | None = None,
+                   metric: str = "pearson_r2", labels: dict[str, str] | None = None):
+    """Test scores against the number of training genes, one line per model with intervals;
+    with ``carried``, a second panel: the share of the drivers' effect each model carries.
+
+    Args:
+        results: the learning curve's results (``fraction, n_train_genes, model, metric,
+            value, ci_low, ci_high``; :func:`cornlib.evaluate.recorded.curve`).
+        carried: rows ``model, n_train_genes, value, ci_low, ci_high`` (the summary rows of
+            :func:`cornlib.evaluate.shortfall.capture`), or ``None``.
+        labels: display names of the models.
+
+    Returns:
+        ``fig, axes``.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from cornlib.plots._common import placeholder
+
+    labels = dict(labels or {})
+    results = results[results["metric"] == metric]
+    if results.empty:
+        return placeholder("No learning curve is recorded for these data.")
+    models = list(dict.fromkeys(results["model"]))
+    colours = dict(zip(models, sns.color_palette("colorblind")))
+    n = 2 if carried is not None and not carried.empty else 1
+    fig, axes = plt.subplots(1, n, figsize=(4 * n, 3.2), squeeze=False)
+    axes = axes[0]
+    for ax, table, ylabel in [(axes[0], results, _LABELS.get(metric, metric)),
+                              *([(axes[1], carried, "share of the drivers' effect")]
+                                if n == 2 else [])]:
+        for model in models:
+            sub = table[table["model"] == model].sort_values("n_train_genes")
+            if sub.empty:
+                continue
+            err = [np.maximum(sub["value"] - sub["ci_low"], 0),
+                   np.maximum(sub["ci_high"] - sub["value"], 0)]
+            ax.errorbar(sub["n_train_genes"], sub["value"], yerr=err, marker="o", ms=4,
+                        capsize=2, color=colours[model], label=labels.get(model, model),
+                        ls="--" if model == "oracle" else "-")
+        ax.set_xscale("log", base=2)
+        ticks = sorted(results["n_train_genes"].unique())
+        ax.set_xticks(ticks, [f"{int(t):,}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("training genes")
+        ax.set_ylabel(ylabel)
+    axes[0].legend(frameon=False, fontsize=8)
     sns.despine(fig)
     fig.tight_layout()
     return fig, axes
