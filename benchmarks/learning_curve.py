@@ -61,6 +61,8 @@ RESULT_COLUMNS = ("fraction", "n_train_genes", "model", "metric", "value", "ci_l
 RUN_COLUMNS = ("fraction", "model", "seed", "best_epoch", "epochs_run", "stopped_by",
                "best_valid_r2", "seconds")
 PREDICTION_COLUMNS = ("model", "fraction", "seed", "gene_id", "target", "y_true", "y_pred")
+DIFFERENCE_COLUMNS = ("model", "fraction", "reference_model", "reference_fraction", "metric",
+                      "value", "ci_low", "ci_high", "share_positive", "verdict")
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -260,6 +262,39 @@ def score(predictions, run_dir: Path, data, n_train: dict):
     return res.sort_values(["model", "fraction", "metric"])[list(RESULT_COLUMNS)]
 
 
+def differences(predictions, run_dir: Path, data):
+    """Paired differences on the same resamples (:func:`cornlib.evaluate.metrics.
+    paired_differences`, seeds pooled), Pearson r² and R² of the tissues' mean: each model at
+    each fraction against itself at fraction 1, and the transformer against the CNN at each
+    fraction. Columns :data:`DIFFERENCE_COLUMNS`."""
+    from cornlib.evaluate import metrics, runs
+
+    fractions = sorted(set(predictions["fraction"]))
+    models = [m for m in (TRANSFORMER, CNN, ORACLE) if m in set(predictions["model"])]
+    refs = list(dict.fromkeys([(m, 1.0) for m in models] + [(CNN, f) for f in fractions]))
+    diff = metrics.paired_differences(predictions, list(METRICS), by=("model", "fraction"),
+                                      reference=refs, **runs.scoring_options(run_dir, data))
+    ref_model = diff["reference"].str.rsplit("/", n=1).str[0]
+    ref_fraction = diff["reference"].str.rsplit("/", n=1).str[1].astype(float)
+    keep = (diff["target"] == "overall") & (
+        ((ref_model == diff["model"]) & (ref_fraction == 1.0))
+        | ((diff["model"] == TRANSFORMER) & (ref_model == CNN)
+           & (ref_fraction == diff["fraction"])))
+    diff = diff[keep].assign(reference_model=ref_model[keep],
+                             reference_fraction=ref_fraction[keep])
+    return diff.sort_values(["model", "reference_model", "fraction", "metric"])[
+        list(DIFFERENCE_COLUMNS)]
+
+
+def as_recorded(predictions):
+    """The prediction table as ``predictions.parquet`` keeps it (and as it is scored):
+    :data:`PREDICTION_COLUMNS`, the values as float32."""
+    import numpy as np
+
+    return predictions[list(PREDICTION_COLUMNS)].astype(
+        {"y_true": np.float32, "y_pred": np.float32}).reset_index(drop=True)
+
+
 def display(results, runs):
     """The printed table: one row per model and fraction."""
     import pandas as pd
@@ -279,7 +314,7 @@ def display(results, runs):
 
 
 def main(argv=None) -> int:
-    from finetune_recipes import markdown, provenance
+    from finetune_recipes import provenance
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--from", dest="source", required=True,
@@ -293,7 +328,11 @@ def main(argv=None) -> int:
                    "temporary folder, removed at the end)")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: tiny profile, 1 seed, few epochs")
+    p.add_argument("--rescore", action="store_true",
+                   help="train nothing: score --out's predictions.parquet again")
     args = p.parse_args(argv)
+    if args.rescore:
+        return rescore(Path(args.source).resolve(), Path(args.out), argv)
     fractions = sorted(set(args.fractions or ([0.5] if args.quick else [0.25, 0.5])))
     if any(not 0 < f < 1 for f in fractions):
         p.error(f"--fractions must lie strictly between 0 and 1 (1 is the run's own models), "
@@ -306,7 +345,6 @@ def main(argv=None) -> int:
     except (FileNotFoundError, NotADirectoryError) as e:
         p.error(str(e))
 
-    import numpy as np
     import pandas as pd
 
     from cornlib import dataset, io
@@ -330,26 +368,66 @@ def main(argv=None) -> int:
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    predictions = pd.concat(preds, ignore_index=True)
+    predictions = as_recorded(pd.concat(preds, ignore_index=True))
     runs = pd.concat(runs, ignore_index=True).sort_values(["model", "fraction", "seed"])
     results = score(predictions, run_dir, data, n_train)
+    diffs = differences(predictions, run_dir, data)
     seconds = time.perf_counter() - t0
 
     out.mkdir(parents=True, exist_ok=True)
     results.to_csv(out / "results.csv", index=False)
+    diffs.to_csv(out / "differences.csv", index=False)
     runs.to_csv(out / "runs.csv", index=False)
-    kept = predictions[list(PREDICTION_COLUMNS)].astype(
-        {"fraction": np.float32, "y_true": np.float32, "y_pred": np.float32})
-    io.write_parquet(out / "predictions.parquet", kept.reset_index(drop=True))
+    io.write_parquet(out / "predictions.parquet", predictions)
     command = ["benchmarks/learning_curve.py", *(sys.argv[1:] if argv is None else argv)]
     meta = provenance(s["profile"], seconds, command, load0, **{
         "from": str(run_dir), "fractions": [*fractions, 1.0], "seeds": s["seeds"]})
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
-    table = display(results, runs)
-    print(markdown(table))
-    converged = (runs["stopped_by"] == "early stopping").sum()
-    print(f"early stopping ended {converged} of {len(runs)} runs; "
-          f"{seconds / 60:.1f} minutes; written to {out}")
+    report(results, diffs, runs)
+    print(f"{seconds / 60:.1f} minutes; written to {out}")
+    return 0
+
+
+def report(results, diffs, runs) -> None:
+    """Print the curve, the paired differences and how the runs ended."""
+    from finetune_recipes import markdown
+
+    print(markdown(display(results, runs)))
+    rows = diffs.assign(
+        pair=[f"{m} {f:g} − {rm} {rf:g}" for m, f, rm, rf in zip(
+            diffs["model"], diffs["fraction"], diffs["reference_model"],
+            diffs["reference_fraction"])],
+        cell=[f"{v:+.3f} [{lo:+.3f}, {hi:+.3f}] {verdict}" for v, lo, hi, verdict in zip(
+            diffs["value"], diffs["ci_low"], diffs["ci_high"], diffs["verdict"])])
+    print(markdown(rows.pivot(index="pair", columns="metric", values="cell")
+                   .reset_index()[["pair", *METRICS]]))
+    converged = int((runs["stopped_by"] == "early stopping").sum())
+    print(f"early stopping ended {converged} of {len(runs)} runs")
+
+
+def rescore(run_dir: Path, out: Path, argv) -> int:
+    """Score ``out/predictions.parquet`` again (``results.csv``, ``differences.csv``), with
+    the fractions' training genes of ``out/results.csv``; ``meta.json`` records it."""
+    import pandas as pd
+
+    from cornlib import dataset
+
+    check_run_dir(run_dir)
+    data = dataset.load(run_dir, proxy=False)
+    predictions = pd.read_parquet(out / "predictions.parquet")
+    old = pd.read_csv(out / "results.csv")
+    n_train = dict(zip(old["fraction"], old["n_train_genes"]))
+    results = score(predictions, run_dir, data, n_train)
+    diffs = differences(predictions, run_dir, data)
+    results.to_csv(out / "results.csv", index=False)
+    diffs.to_csv(out / "differences.csv", index=False)
+    meta = json.loads((out / "meta.json").read_text())
+    from finetune_recipes import machine
+
+    meta["rescored"] = {**machine(), "command": " ".join(
+        ["python", "benchmarks/learning_curve.py", *(sys.argv[1:] if argv is None else argv)])}
+    (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
+    report(results, diffs, pd.read_csv(out / "runs.csv"))
     return 0
 
 

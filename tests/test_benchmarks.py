@@ -209,8 +209,9 @@ def test_learning_curve_subsets_whole_training_clusters():
 @pytest.mark.slow
 def test_learning_curve_quick(tmp_path, capsys):
     """learning_curve.py --quick retrains both networks on half the training clusters, scores
-    them with the run's own models (fraction 1) and writes its four files; a run directory
-    without the trained models is refused, naming what is missing."""
+    them with the run's own models (fraction 1) and writes its files (--rescore scores the
+    written predictions again, to the same results); a run directory without the trained
+    models is refused, naming what is missing."""
     import json
 
     import pandas as pd
@@ -248,6 +249,17 @@ def test_learning_curve_quick(tmp_path, capsys):
     assert str(preds["y_pred"].dtype) == "float32" and set(preds["target"]) == {"sim_a",
                                                                                   "sim_b"}
     assert len(preds) == 4 * 16 * 2  # 2 models × 2 fractions, 16 test genes, 2 tissues
+    diffs = pd.read_csv(out / "differences.csv")
+    assert list(diffs.columns) == list(lc.DIFFERENCE_COLUMNS)
+    assert set(zip(diffs["model"], diffs["fraction"], diffs["reference_model"],
+                   diffs["reference_fraction"], diffs["metric"])) == {
+        (*pair, k) for pair in [("random_init", 0.5, "random_init", 1.0),
+                                ("cnn", 0.5, "cnn", 1.0), ("random_init", 0.5, "cnn", 0.5),
+                                ("random_init", 1.0, "cnn", 1.0)]
+        for k in ("pearson_r2", "r2")}
     meta = json.loads((out / "meta.json").read_text())
     assert set(recorded.META_KEYS) <= set(meta) and meta["profile"] == "tiny"
     assert "learning_curve.py" in meta["command"]
+    assert lc.main(["--from", str(run), "--out", str(out), "--rescore"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), results)
+    assert "--rescore" in json.loads((out / "meta.json").read_text())["rescored"]["command"]
