@@ -23,12 +23,15 @@ The test genes are scored as chapter 08 scores them
 (:func:`cornlib.evaluate.metrics.evaluate_predictions` with the run's
 :func:`cornlib.evaluate.runs.scoring_options`: seeds pooled, clusters and seeds resampled
 together) on the simulated tissues. ``--out`` receives ``results.csv`` (Pearson r² and R², mean
-over the tissues, with intervals), ``runs.csv`` (every run: best epoch, epochs run, why it
-stopped, best valid R²), ``predictions.parquet`` (every seed's test predictions, float32) and
-``meta.json`` (commit, machine, date, wall time, command: :data:`cornlib.evaluate.recorded.
-META_KEYS`). Scratch models go to ``--work`` (a temporary folder by default, removed at the
-end). ``--quick`` is the smoke test's mode: the tiny profile, one seed, at most
-:data:`QUICK_EPOCHS` epochs per run, fraction 0.5 unless ``--fractions`` says otherwise.
+over the tissues, with intervals), ``differences.csv`` (paired on the same resamples: each
+model at each fraction against itself at fraction 1, the transformer against the CNN at each
+fraction), ``runs.csv`` (every run: best epoch, epochs run, why it stopped, best valid R²),
+``predictions.parquet`` (every seed's test predictions, float32; the scores are computed from
+it, and ``--rescore`` computes them again without training) and ``meta.json`` (commit, machine,
+date, wall time, command: :data:`cornlib.evaluate.recorded.META_KEYS`). Scratch models go to
+``--work`` (a temporary folder by default, removed at the end). ``--quick`` is the smoke
+test's mode: the tiny profile, one seed, at most :data:`QUICK_EPOCHS` epochs per run, fraction
+0.5 unless ``--fractions`` says otherwise.
 """
 
 from __future__ import annotations
