@@ -224,6 +224,15 @@ def machine() -> dict:
     return out
 
 
+def provenance(profile: str, seconds: float, command, load_start: float, **extra) -> dict:
+    """:func:`machine` with the rest of what a committed record says about where it came from
+    (:data:`cornlib.evaluate.recorded.META_KEYS`: the profile, the wall time, the command as
+    ``python ...``), the 1-minute load average at ``load_start`` and now, and ``extra``."""
+    return {**machine(), "profile": profile, "seconds": round(seconds, 1),
+            "command": " ".join(["python", *map(str, command)]), **extra,
+            "load_start": load_start, "load_end": os.getloadavg()[0]}
+
+
 def pretrain_hybrid(run_dir: Path, arch: dict, steps: int, threads: int | None, out: Path):
     from cornlib import corpus, models, sequence
     from cornlib.training import bins

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def main(argv=None) -> int:
-    from finetune_recipes import machine
+    from finetune_recipes import provenance
 
     from cornlib import profiles
     from cornlib.evaluate import recorded
@@ -52,9 +52,7 @@ def main(argv=None) -> int:
     subprocess.run(command, cwd=ROOT, check=True,
                    env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     seconds = time.perf_counter() - t0
-    meta = {**machine(), "profile": args.profile, "seconds": round(seconds, 1),
-            "command": " ".join(["python", *command[1:]]), "from": args.source,
-            "load_start": load0, "load_end": os.getloadavg()[0]}
+    meta = provenance(args.profile, seconds, command[1:], load0, **{"from": args.source})
     out = ROOT / (args.out or f"benchmarks/results/{args.profile}")
     for path in recorded.export(run_dir, out, meta):
         print(path.relative_to(ROOT))

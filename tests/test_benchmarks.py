@@ -139,3 +139,127 @@ def test_finetune_recipes_runs_seeds_and_writes_its_table(tmp_path):
     runs = pd.read_csv(out.with_name("recipes_runs.csv"))
     assert sorted(runs["seed"]) == [0, 0, 1, 1] and set(runs["stopped_by"]) == {"epochs"}
     assert (runs["epochs_run"] == 2).all()
+
+
+def _curve_module():
+    import importlib.util
+
+    path = REPO_ROOT / "benchmarks" / "learning_curve.py"
+    spec = importlib.util.spec_from_file_location("learning_curve", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _finished_run_dir(root, lc):
+    """:func:`_tiny_run_dir` with what chapters 04 and 07 leave for the learning curve: the CNN
+    and the transformer's ``random_init`` arm trained on every training gene (the quick
+    settings, one seed), the CNN's test predictions, the bootstrap settings and the signal."""
+    import numpy as np
+    import pandas as pd
+
+    from cornlib import dataset, io
+
+    run = _tiny_run_dir(root, n=64)
+    data = dataset.load(run)
+    s = lc.settings("small", True, 1)
+    lc.train_transformer(data, s, run)
+    io.write_parquet(run / "baselines" / "predictions.parquet",
+                     lc.train_cnn(data, s, run).predictions)
+    rng = np.random.default_rng(1)
+    io.write_parquet(run / "targets" / "signal.parquet", pd.DataFrame({
+        "gene_id": data.table["gene_id"], "sim_a": data.table["sim_a"] + 0.3 * rng.normal(size=64),
+        "sim_b": data.table["sim_b"] + 0.3 * rng.normal(size=64)}))
+    io.write_json(run / "baselines" / "bootstrap.json", {
+        "n_bootstrap": 20, "seed": 0, "ci": 0.95, "ci_method": "percentile",
+        "groups": "cluster_id", "overall_targets": ["sim_a", "sim_b"],
+        "signal": "targets/signal.parquet"})
+    return run
+
+
+def test_learning_curve_subsets_whole_training_clusters():
+    """A fraction keeps whole training clusters, about that share of the training genes,
+    nested across fractions; valid and test stay as they are."""
+    import numpy as np
+    import pandas as pd
+
+    from cornlib.dataset import ModellingData
+
+    lc = _curve_module()
+    rng = np.random.default_rng(0)
+    clusters = np.repeat(np.arange(100), rng.integers(1, 5, 100))
+    n = len(clusters)
+    split = np.where(clusters < 80, "train", np.where(clusters < 90, "valid", "test"))
+    data = ModellingData(pd.DataFrame({"gene_id": [f"g{i}" for i in range(n)],
+                                       "cluster_id": clusters, "split": split}), ["t"])
+    n_train = int((split == "train").sum())
+    parts = {f: lc.subsample(data, f, seed=0).table for f in (0.25, 0.5)}
+    for f, t in parts.items():
+        train = t[t["split"] == "train"]
+        assert f * n_train <= len(train) < f * n_train + 4
+        full = data.table[data.table["cluster_id"].isin(train["cluster_id"])]
+        assert len(full) == len(train)  # whole clusters
+        assert (t["split"] != "train").sum() == (split != "train").sum()
+    assert set(parts[0.25]["gene_id"]) <= set(parts[0.5]["gene_id"])
+    assert not parts[0.5].equals(lc.subsample(data, 0.5, seed=1).table)
+    with pytest.raises(ValueError, match="fraction"):
+        lc.subsample(data, 0.0, seed=0)
+
+
+@pytest.mark.slow
+def test_learning_curve_quick(tmp_path, capsys):
+    """learning_curve.py --quick retrains both networks on half the training clusters, scores
+    them with the run's own models (fraction 1) and writes its files (--rescore scores the
+    written predictions again, to the same results); a run directory without the trained
+    models is refused, naming what is missing."""
+    import json
+
+    import pandas as pd
+
+    from cornlib.evaluate import recorded
+
+    lc = _curve_module()
+    with pytest.raises(SystemExit):
+        lc.main(["--from", str(_tiny_run_dir(tmp_path / "bare")), "--quick"])
+    err = capsys.readouterr().err
+    assert "not a finished run directory" in err and "finetune/random_init/seeds.json" in err
+    run = _finished_run_dir(tmp_path / "run", lc)
+    out = tmp_path / "curve"
+    printed = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "learning_curve.py"), "--quick",
+         "--from", str(run), "--out", str(out)],
+        check=True, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1",
+             "OMP_NUM_THREADS": "1"}).stdout
+    assert "fraction 0.5 (16 training genes), random_init" in printed
+    assert "early stopping ended" in printed
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns) == list(lc.RESULT_COLUMNS)
+    assert set(zip(results["fraction"], results["model"], results["metric"])) == {
+        (f, m, k) for f in (0.5, 1.0) for m in ("random_init", "cnn")
+        for k in ("pearson_r2", "r2")}
+    assert (results["ci_low"] <= results["ci_high"]).all()
+    assert dict(zip(results["fraction"], results["n_train_genes"])) == {0.5: 16, 1.0: 32}
+    runs = pd.read_csv(out / "runs.csv")
+    assert set(zip(runs["fraction"], runs["model"], runs["seed"])) == {
+        (f, m, 0) for f in (0.5, 1.0) for m in ("random_init", "cnn")}
+    assert (runs["epochs_run"] <= lc.QUICK_EPOCHS).all() and runs["stopped_by"].notna().all()
+    preds = pd.read_parquet(out / "predictions.parquet")
+    assert list(preds.columns) == list(lc.PREDICTION_COLUMNS)
+    assert str(preds["y_pred"].dtype) == "float32" and set(preds["target"]) == {"sim_a",
+                                                                                  "sim_b"}
+    assert len(preds) == 4 * 16 * 2  # 2 models × 2 fractions, 16 test genes, 2 tissues
+    diffs = pd.read_csv(out / "differences.csv")
+    assert list(diffs.columns) == list(lc.DIFFERENCE_COLUMNS)
+    assert set(zip(diffs["model"], diffs["fraction"], diffs["reference_model"],
+                   diffs["reference_fraction"], diffs["metric"])) == {
+        (*pair, k) for pair in [("random_init", 0.5, "random_init", 1.0),
+                                ("cnn", 0.5, "cnn", 1.0), ("random_init", 0.5, "cnn", 0.5),
+                                ("random_init", 1.0, "cnn", 1.0)]
+        for k in ("pearson_r2", "r2")}
+    meta = json.loads((out / "meta.json").read_text())
+    assert set(recorded.META_KEYS) <= set(meta) and meta["profile"] == "tiny"
+    assert "learning_curve.py" in meta["command"]
+    assert lc.main(["--from", str(run), "--out", str(out), "--rescore"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), results)
+    assert "--rescore" in json.loads((out / "meta.json").read_text())["rescored"]["command"]
