@@ -131,6 +131,9 @@ def test_a_learning_curve_is_read_back_paired_and_checked_against_the_genes(tmp_
     assert "Trained on 500, 1,000 genes" in text
     assert "the transformer with 1,000 genes beats the transformer with 500 genes" in text
     assert "goes: the transformer 33% → 79%" in text
+    short = recorded.curve_summary(rec, steps, "random_init", {"random_init": "the model"})
+    assert "over 500 → 1,000 training genes the test Pearson r² of the model goes" in short
+    assert "limited by the genes it learns from" not in short  # the oracle improved too
 
     class Other(Data):
         @staticmethod

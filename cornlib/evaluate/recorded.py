@@ -292,3 +292,28 @@ def curve_tables(record: Recorded, run_dir: str | os.PathLike, data,
     sequence_models = preds[~preds["model"].str.startswith("oracle@")]
     table = shortfall.capture_in(run_dir, data, sequence_models, options, summary=True)
     return curve_steps(record, options), curve_carried(record, table)
+
+
+def curve_summary(record: Recorded, steps: pd.DataFrame, model: str,
+                  labels: dict[str, str] | None = None, oracle: str = "oracle") -> str:
+    """One sentence for a summary: ``model``'s and the oracle's test Pearson r² along the
+    curve, and, when the intervals of the last step support it (the model better on both
+    metrics, the oracle not), that the model is limited by its training genes."""
+    labels = dict(labels or {})
+    res = record.tables["results"]
+    res = res[res["metric"] == "pearson_r2"].sort_values("fraction")
+
+    def path(m: str) -> str:
+        return " → ".join(f"{v:.3f}" for v in res.loc[res["model"] == m, "value"])
+
+    genes = res["n_train_genes"].astype(int)
+    text = (f"over {genes.min():,} → {genes.max():,} training genes the test Pearson r² of "
+            f"{labels.get(model, model)} goes {path(model)}")
+    if oracle in set(res["model"]):
+        text += f", the oracle's {path(oracle)}"
+    last = steps[steps["fraction"] == steps["fraction"].max()]
+    verdicts = last.groupby("model")["verdict"].agg(set)
+    if verdicts.get(model) == {"better"} and "better" not in verdicts.get(oracle, set()):
+        text += (": the sequence model is limited by the genes it learns from, not by what "
+                 "the sites allow")
+    return text + "."
