@@ -169,7 +169,7 @@ def recipes(pattern: str = RECIPES) -> tuple[str, pd.DataFrame] | None:
 
 #: The learning curve's committed tables (``benchmarks/learning_curve.py --out``).
 CURVE = "benchmarks/results/learning_curve"
-#: Its files: results and runs as CSV, every seed's test predictions as Parquet.
+#: The files of the curve, with the results and runs as CSV and every seed's predictions as Parquet.
 CURVE_TABLES = {"results": "results.csv", "runs": "runs.csv", "predictions": "predictions.parquet"}
 
 
