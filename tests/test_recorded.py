@@ -135,6 +135,17 @@ def test_a_learning_curve_is_read_back_paired_and_checked_against_the_genes(tmp_
     assert "over 500 → 1,000 training genes the test Pearson r² of the model goes" in short
     assert "limited by the genes it learns from" not in short  # the oracle improved too
 
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cornlib.plots.scores import learning_curve
+
+    fig, axes = learning_curve(rec.tables["results"], carried, labels={"oracle": "the oracle"})
+    assert len(axes) == 2 and "the oracle" in [t.get_text() for t in axes[0].get_legend().texts]
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["500", "1,000"]
+    _, ax = learning_curve(pd.DataFrame(columns=["metric"]))
+    assert "No learning curve" in ax.texts[0].get_text()
+
     class Other(Data):
         @staticmethod
         def rows(split, targets):

@@ -108,3 +108,21 @@ def test_measured_targets_and_bad_input_are_refused():
         shortfall.capture(preds.assign(gene_id="other"), signal, truth, card)
     with pytest.raises(ValueError, match="no capture rows"):
         shortfall.learned(shortfall.capture(preds, signal, truth, card, n_bootstrap=0), "x")
+
+
+def test_the_capture_figure_draws_every_driver_and_the_gate():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cornlib.plots.scores import driver_capture
+
+    genes, W, B, gated, truth, signal, card, clusters = _world()
+    preds = _long(genes, {("tf", 0): signal[TISSUES].to_numpy()})
+    table = shortfall.capture(preds, signal, truth, card, n_bootstrap=10, summary=True)
+    gate = shortfall.gate_use(preds, signal, truth, card, n_bootstrap=10)
+    fig, axes = driver_capture(table, gate, shortfall.LEARNED_SHARE)
+    labels = [t.get_text() for t in axes[0].get_yticklabels()]
+    assert len(labels) == 3 and all("%" in label for label in labels)  # no summary row
+    assert [t.get_text() for t in axes[1].get_yticklabels()] == ["tf"]
+    _, ax = driver_capture(pd.DataFrame())
+    assert "measured targets" in ax.texts[0].get_text()
