@@ -115,7 +115,7 @@ def test_a_learning_curve_is_read_back_paired_and_checked_against_the_genes(tmp_
     class Data:  # the two things curve_tables reads of a ModellingData
         @staticmethod
         def rows(split, targets):
-            return pd.DataFrame({"gene_id": genes})
+            return pd.DataFrame(y, columns=TISSUES).assign(gene_id=genes)
 
     Data.card = card
     options = {"overall_targets": TISSUES, "n_bootstrap": 50, "seed": 0,
@@ -125,15 +125,19 @@ def test_a_learning_curve_is_read_back_paired_and_checked_against_the_genes(tmp_
     assert (steps["fraction"] == 1.0).all() and (steps["from_fraction"] == 0.5).all()
     assert set(steps["verdict"]) == {"better"}
     assert set(carried["model"]) == {"random_init"}  # the oracle reads sites, not sequence
-    share = carried.set_index("fraction")["value"]
+    from cornlib.evaluate.shortfall import ALL
+
+    share = carried[carried["motif"] == ALL].set_index("fraction")["value"]
     assert share[0.5] == pytest.approx(0.3, abs=0.06) and share[1.0] == pytest.approx(0.8, abs=0.02)
-    text = recorded.curve_sentence(rec, steps, carried, {"random_init": "the transformer"})
+    text = recorded.curve_sentence(rec, steps, carried, {"random_init": "the transformer"},
+                                   missed=["M2"])
     assert "Trained on 500, 1,000 genes" in text
     assert "the transformer with 1,000 genes beats the transformer with 500 genes" in text
-    assert "goes: the transformer 33% → 79%" in text
+    assert "weighted by their variance, goes the transformer 33% → 79%" in text
+    assert "Of the drivers the transformer misses in this build" in text and "name_M2 3" in text
     short = recorded.curve_summary(rec, steps, "random_init", {"random_init": "the model"})
     assert "over 500 → 1,000 training genes the test Pearson r² of the model goes" in short
-    assert "limited by the genes it learns from" not in short  # the oracle improved too
+    assert "still rising" not in short  # the oracle improved too
 
     import matplotlib
 
@@ -149,7 +153,15 @@ def test_a_learning_curve_is_read_back_paired_and_checked_against_the_genes(tmp_
     class Other(Data):
         @staticmethod
         def rows(split, targets):
-            return pd.DataFrame({"gene_id": genes[:10]})
+            return pd.DataFrame(y[:10], columns=TISSUES).assign(gene_id=genes[:10])
 
-    with pytest.raises(ValueError, match="other test genes"):
+    with pytest.raises(ValueError, match="10 of 10 test genes shared"):
         recorded.curve_tables(rec, run, Other, options)
+
+    class Resimulated(Data):
+        @staticmethod
+        def rows(split, targets):
+            return pd.DataFrame(y + 1, columns=TISSUES).assign(gene_id=genes)
+
+    with pytest.raises(ValueError, match="other target values"):
+        recorded.curve_tables(rec, run, Resimulated, options)

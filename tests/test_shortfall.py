@@ -80,8 +80,10 @@ def test_gate_use_tells_a_model_that_ignores_the_gate():
     assert row.loc["reads", "value"] == pytest.approx(1 / LEAK)
     assert row.loc["ignores", "value"] == pytest.approx(1.0)
     assert row["signal"].iloc[0] == pytest.approx(1 / LEAK)
-    text = shortfall._gate_phrase(row.loc["ignores"])
-    assert "does not use the gate" in text
+    assert "no steeper where the gate is open" in shortfall._gate_phrase(row.loc["ignores"])
+    assert shortfall.gate_unused(row.loc["ignores"]) and not shortfall.gate_unused(row.loc["reads"])
+    point = shortfall.gate_use(preds, signal, truth, card, n_bootstrap=0).set_index("model")
+    assert "no interval" in shortfall._gate_phrase(point.loc["ignores"])
 
 
 def test_explain_names_learned_drivers_and_the_known_oracle():
@@ -90,11 +92,17 @@ def test_explain_names_learned_drivers_and_the_known_oracle():
     preds = _long(genes, {("tf", 0): blind, ("cnn", 0): blind})
     cap = shortfall.capture(preds, signal, truth, card, groups=clusters, n_bootstrap=20)
     gate = shortfall.gate_use(preds, signal, truth, card, groups=clusters, n_bootstrap=20)
-    text = shortfall.explain(cap, cap, gate, "tf", "cnn", known_r2=0.3, oracle_r2=0.5,
-                             model_r2=0.2, labels={"tf": "the transformer", "cnn": "the CNN"})
+    short = shortfall.Shortfall("tf", cap, cap, gate, ["M1", "M3"], pd.DataFrame(), LEAK)
+    labels = {"tf": "the transformer", "cnn": "the CNN"}
+    text = shortfall.explain(short, "cnn", known_r2=0.3, oracle_r2=0.5, model_r2=0.2,
+                             gap=(0.2, 0.1, 0.3), labels=labels)
     assert "2 of the 3 drivers (name_M1, name_M3)" in text
-    assert "The CNN learned the same 2 drivers" in text
-    assert "60% of the full oracle's 0.500" in text
+    assert "The CNN, judged the same way, carries at least 33% of the same 2" in text
+    assert "60% of the full oracle's 0.500 (the difference: +0.200 [+0.100, +0.300])" in text
+    assert "multiplies the drivers' effect by 2" in text and "reads the gate" in text
+    line = shortfall.summary(short, "cnn", known_r2=0.3, labels=labels)
+    assert line.startswith("the transformer carries at least 33% of the effect of 2 of the 3")
+    assert "the CNN of the same ones" in line
 
 
 def test_measured_targets_and_bad_input_are_refused():

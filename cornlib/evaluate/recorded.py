@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -226,69 +226,91 @@ def curve_steps(record: Recorded, options: dict[str, Any]) -> pd.DataFrame:
 
 
 def curve_sentence(record: Recorded, steps: pd.DataFrame, carried: pd.DataFrame | None = None,
-                   labels: dict[str, str] | None = None) -> str:
+                   labels: dict[str, str] | None = None, model: str = "random_init",
+                   missed: Sequence[str] = ()) -> str:
     """What the learning curve says: each model's test Pearson r² at every number of training
     genes, whether its last step helped (on both metrics, or which) and, with ``carried``
-    (:func:`curve_carried`), the share of the drivers' effect each model carries."""
+    (:func:`curve_carried`), the share of the drivers' effect each model carries; for ``model``
+    also the share of each driver in ``missed`` (matrix IDs: those it has not learned)."""
     from cornlib.evaluate import claims
+    from cornlib.evaluate.shortfall import ALL
 
     labels = dict(labels or {})
     res = record.tables["results"]
     res = res[res["metric"] == "pearson_r2"].sort_values("fraction")
     genes = res.drop_duplicates("fraction")["n_train_genes"].astype(int).tolist()
     parts = []
-    for model, sub in res.groupby("model", sort=False):
+    for name, sub in res.groupby("model", sort=False):
         values = ", ".join(f"{v:.3f}" for v in sub["value"])
-        parts.append(f"{labels.get(model, model)} {values}")
+        parts.append(f"{labels.get(name, name)} {values}")
     text = (f"Trained on {', '.join(f'{g:,}' for g in genes)} genes, the test Pearson r² is: "
             + "; ".join(parts) + ". ")
     n_genes = dict(zip(res["fraction"], res["n_train_genes"].astype(int)))
     last = steps[steps["fraction"] == steps["fraction"].max()]
     said = []
-    for model in dict.fromkeys(last["model"]):
-        rows = last[last["model"] == model]
-        name = labels.get(model, model)
-        more, fewer = (f"{name} with {n_genes[float(rows[c].iloc[0])]:,} genes"
+    for name in dict.fromkeys(last["model"]):
+        rows = last[last["model"] == name]
+        label = labels.get(name, name)
+        more, fewer = (f"{label} with {n_genes[float(rows[c].iloc[0])]:,} genes"
                        for c in ("fraction", "from_fraction"))
         said.append(claims.describe_both(rows.assign(model=more, reference=fewer), more, fewer))
     text += "The last step, paired on the same test genes: " + "; ".join(said) + "."
-    if carried is not None and not carried.empty:
-        shares = [f"{labels.get(m, m)} " + " → ".join(f"{v:.0%}" for v in sub["value"])
-                  for m, sub in carried.sort_values("n_train_genes").groupby("model", sort=False)]
-        text += (" The share of the drivers' effect carried (weighted by their variance) goes: "
-                 + "; ".join(shares) + ".")
+    if carried is None or carried.empty:
+        return text
+    ordered = carried.sort_values("n_train_genes")
+    total = ordered[ordered["motif"] == ALL]
+    shares = [f"{labels.get(m, m)} " + " → ".join(f"{v:.0%}" for v in sub["value"])
+              for m, sub in total.groupby("model", sort=False)]
+    text += (" The share of the drivers' effect carried, weighted by their variance, goes "
+             + "; ".join(shares) + ".")
+    mine = ordered[(ordered["model"] == model) & ordered["motif"].isin(list(missed))]
+    if not mine.empty:
+        each = [f"{sub['term'].iloc[0]} " + " → ".join(f"{v:.0%}" for v in sub["value"])
+                for _, sub in mine.groupby("motif", sort=False)]
+        text += (f" Of the drivers {labels.get(model, model)} misses in this build, the share "
+                 "it carries (point estimates): " + "; ".join(each) + ".")
     return text
 
 
 def curve_carried(record: Recorded, table: pd.DataFrame) -> pd.DataFrame:
-    """The summary rows of :func:`cornlib.evaluate.shortfall.capture` (``summary=True``) on
-    :func:`curve_predictions`, back as ``model, fraction, n_train_genes, value, ci_low,
-    ci_high``."""
-    from cornlib.evaluate.shortfall import ALL
-
-    rows = table[table["motif"] == ALL].copy()
+    """:func:`cornlib.evaluate.shortfall.capture` (``summary=True``) of :func:`curve_predictions`
+    back with ``fraction`` and ``n_train_genes`` columns and each model's own name; the rows of
+    ``motif`` :data:`cornlib.evaluate.shortfall.ALL` are the variance-weighted summaries."""
+    rows = table.copy()
     split = rows["model"].str.rpartition("@")
     rows["model"], rows["fraction"] = split[0], split[2].astype(float)
     genes = record.tables["results"].drop_duplicates("fraction").set_index("fraction")
     rows["n_train_genes"] = genes["n_train_genes"].reindex(rows["fraction"]).to_numpy()
-    return rows[["model", "fraction", "n_train_genes", "value", "ci_low", "ci_high"]
-                ].reset_index(drop=True)
+    return rows.reset_index(drop=True)
 
 
 def curve_tables(record: Recorded, run_dir: str | os.PathLike, data,
                  options: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The curve's paired steps (:func:`curve_steps`) and, for every model but the oracle, the
-    share of the drivers' effect it carries at each number of training genes
-    (:func:`curve_carried`), against the answer key of ``run_dir``."""
+    share of each driver's effect it carries at each number of training genes
+    (:func:`curve_carried`), against the answer key of ``run_dir``.
+
+    Raises:
+        ValueError: the curve was recorded on other test genes or other targets than this run's
+            (a record of other data).
+    """
     from cornlib.evaluate import shortfall
 
     preds = curve_predictions(record)
-    test = set(data.rows("test", [])["gene_id"])
-    if set(preds["gene_id"]) != test:
-        raise ValueError(f"the learning curve ({record.label}) was recorded on other test genes "
-                         f"than this run's ({len(set(preds['gene_id']) & test)} of {len(test)} "
-                         "shared): set the profile's learning_curve to null, or record one "
-                         "for these data with benchmarks/learning_curve.py")
+    rows = data.rows("test", [])
+    test = set(rows["gene_id"])
+    mismatch = (f"{len(set(preds['gene_id']) & test)} of {len(test)} test genes shared"
+                if set(preds["gene_id"]) != test else None)
+    if mismatch is None:
+        observed = rows.melt("gene_id", value_vars=sorted(set(preds["target"])),
+                             var_name="target", value_name="y_run")
+        joined = preds.merge(observed, on=["gene_id", "target"], how="left")
+        if not pd.Series(abs(joined["y_true"] - joined["y_run"]) < 1e-4).all():
+            mismatch = "the same genes with other target values"
+    if mismatch:
+        raise ValueError(f"the learning curve ({record.label}) was recorded on other data than "
+                         f"this run's ({mismatch}): set the profile's learning_curve to null, "
+                         "or record one for these data with benchmarks/learning_curve.py")
     sequence_models = preds[~preds["model"].str.startswith("oracle@")]
     table = shortfall.capture_in(run_dir, data, sequence_models, options, summary=True)
     return curve_steps(record, options), curve_carried(record, table)
@@ -297,8 +319,8 @@ def curve_tables(record: Recorded, run_dir: str | os.PathLike, data,
 def curve_summary(record: Recorded, steps: pd.DataFrame, model: str,
                   labels: dict[str, str] | None = None, oracle: str = "oracle") -> str:
     """One sentence for a summary: ``model``'s and the oracle's test Pearson r² along the
-    curve, and, when the intervals of the last step support it (the model better on both
-    metrics, the oracle not), that the model is limited by its training genes."""
+    curve, and, when the last step's intervals say so on both metrics (the model better, the
+    oracle not), that the model is still rising at the whole training set."""
     labels = dict(labels or {})
     res = record.tables["results"]
     res = res[res["metric"] == "pearson_r2"].sort_values("fraction")
@@ -314,6 +336,20 @@ def curve_summary(record: Recorded, steps: pd.DataFrame, model: str,
     last = steps[steps["fraction"] == steps["fraction"].max()]
     verdicts = last.groupby("model")["verdict"].agg(set)
     if verdicts.get(model) == {"better"} and "better" not in verdicts.get(oracle, set()):
-        text += (": the sequence model is limited by the genes it learns from, not by what "
-                 "the sites allow")
+        text += (": still rising at the whole training set while the oracle is flat, so more "
+                 "genes would likely help; the curve cannot say how far (with fewer genes the "
+                 "runs also trained fewer steps before early stopping)")
     return text + "."
+
+
+def curve_intro(record: Recorded) -> str:
+    """What a chapter says before showing the recorded learning curve."""
+    fractions = sorted(record.tables["predictions"]["fraction"].unique())
+    shares = ", ".join(f"{f:.0%}" for f in fractions if f < 1)
+    return (f"Whether more genes would teach the missed drivers takes more training than this "
+            f"build affords; a recorded run answers it. benchmarks/learning_curve.py trained "
+            f"the transformer's random-init arm, the CNN and the oracle again on nested subsets "
+            f"of the training clusters ({shares} of them, whole clusters), with the same "
+            f"recipes, seeds and early stopping, and scored them on the same test genes; the "
+            f"whole training set is the models of the run it was recorded from. It is a "
+            f"{record.label}, read from the record, not recomputed.")

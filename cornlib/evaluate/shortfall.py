@@ -11,9 +11,11 @@ the motif). The core element gates every driver (:func:`gate_use`): the signal's
 drivers' summed ungated effect is steeper in gated genes than in the others; a model that reads
 the gate shows the same ratio of slopes, one that does not shows about 1.
 
-Both are computed on one split's genes with the book's cluster bootstrap; a model trained with
-several seeds is their mean (slopes are linear in the predictions, so this is the slope of the
-mean prediction), its seeds drawn with replacement inside every resample.
+Only the tissues where a driver acts count, so an effect predicted in the wrong tissues costs a
+model nothing here (it costs it in the scores). Both are computed on one split's genes with the
+book's cluster bootstrap, its seeds drawn with replacement inside every resample; a model trained
+with several seeds is their mean (for :func:`capture` the slope of the mean prediction, slopes
+being linear in the predictions; for :func:`gate_use` the mean of the seeds' ratios).
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ COLUMNS = ["model", "term", "motif", "variance_share", "value", "ci_low", "ci_hi
 
 
 def drivers(card: Mapping[str, Any]) -> pd.DataFrame:
-    """The simulation's drivers: ``motif`` (matrix ID), ``name`` and one column of effects
-    ``beta`` per tissue, from ``targets/card.json``.
+    """The simulation's drivers: ``motif`` (matrix ID), ``name``, ``term`` (the name with the
+    TF family) and one column of effects ``beta`` per tissue, from ``targets/card.json``.
 
     Raises:
         ValueError: the card is not a simulation's (measured targets have no drivers).
@@ -48,7 +50,9 @@ def drivers(card: Mapping[str, Any]) -> pd.DataFrame:
     if card.get("kind") != "simulated" or not card.get("drivers"):
         raise ValueError("the targets card has no drivers: true-site analyses need simulated "
                          "targets (targets/card.json of kind 'simulated')")
-    rows = [{"motif": d["matrix_id"], "name": d["name"], **d["effects"]} for d in card["drivers"]]
+    rows = [{"motif": d["matrix_id"], "name": d["name"],
+             "term": f"{d['name']} ({d['family']})" if d.get("family") else d["name"],
+             **d["effects"]} for d in card["drivers"]]
     return pd.DataFrame(rows)
 
 
@@ -116,9 +120,9 @@ def _resamples(genes: Sequence[str], groups, n_bootstrap: int, seed: int) -> np.
 
 
 def _summarise(model: str, term: str, motif: str, share: float, values: np.ndarray,
-               signal: float, ci: float) -> dict[str, Any]:
+               signal: float, ci: float, method: str = "bc") -> dict[str, Any]:
     point, reps = float(values[0]), values[1:]
-    low, high = resample.interval(reps, point, ci, "percentile") if len(reps) else (np.nan,) * 2
+    low, high = resample.interval(reps, point, ci, method) if len(reps) else (np.nan,) * 2
     return dict(model=model, term=term, motif=motif, variance_share=share, value=point,
                 ci_low=low, ci_high=high, signal=signal)
 
@@ -137,7 +141,7 @@ def _seed_mean(coefs_by_seed: np.ndarray, model: str, n_bootstrap: int, seed: in
 
 def capture(predictions: pd.DataFrame, signal: pd.DataFrame, truth: pd.DataFrame,
             card: Mapping[str, Any], *, groups=None, n_bootstrap: int = 1000, seed: int = 0,
-            ci: float = 0.95, summary: bool = False) -> pd.DataFrame:
+            ci: float = 0.95, ci_method: str = "bc", summary: bool = False) -> pd.DataFrame:
     """Per model and driver, the share of the driver's effect on the signal that the model's
     predictions carry, with a cluster-bootstrap interval (columns :data:`COLUMNS`).
 
@@ -172,18 +176,22 @@ def capture(predictions: pd.DataFrame, signal: pd.DataFrame, truth: pd.DataFrame
     for model, P in arrays.items():
         per_seed = np.stack([_slopes(A, p, weights)[:, 1:, :] for p in P])
         coefs = _seed_mean(per_seed, model, n_bootstrap, seed)
-        carried = np.where(active, coefs, 0).sum(axis=2) / sig_sum  # draws × drivers
+        with np.errstate(divide="ignore", invalid="ignore"):  # a driver without sites here
+            carried = np.where(active, coefs, 0).sum(axis=2) / sig_sum  # draws × drivers
+        carried[~np.isfinite(carried)] = np.nan
         for j, motif in enumerate(motifs):
-            rows.append(_summarise(model, table["name"][j], motif, float(share[j]),
-                                   carried[:, j], 1.0, ci))
+            rows.append(_summarise(model, table["term"][j], motif, float(share[j]),
+                                   carried[:, j], 1.0, ci, ci_method))
         if summary:
-            rows.append(_summarise(model, "all drivers", ALL, 1.0, carried @ share, 1.0, ci))
+            total = np.nan_to_num(carried) @ np.nan_to_num(share)
+            rows.append(_summarise(model, "all drivers", ALL, 1.0, total, 1.0, ci,
+                                   ci_method))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def gate_use(predictions: pd.DataFrame, signal: pd.DataFrame, truth: pd.DataFrame,
              card: Mapping[str, Any], *, groups=None, n_bootstrap: int = 1000, seed: int = 0,
-             ci: float = 0.95) -> pd.DataFrame:
+             ci: float = 0.95, ci_method: str = "bc") -> pd.DataFrame:
     """Per model, the slope of its predictions on the drivers' summed ungated effect in gated
     genes over that slope in the other genes (mean over tissues), with an interval; ``signal``
     holds the same ratio for the noiseless signal (columns :data:`COLUMNS`, ``term`` "core gate").
@@ -211,7 +219,8 @@ def gate_use(predictions: pd.DataFrame, signal: pd.DataFrame, truth: pd.DataFram
     for model, P in arrays.items():
         per_seed = np.stack([ratio(p) for p in P])[:, :, None]
         values = _seed_mean(per_seed, model, n_bootstrap, seed)[:, 0]
-        rows.append(_summarise(model, "core gate", "", np.nan, values, signal_ratio, ci))
+        rows.append(_summarise(model, "core gate", "", np.nan, values, signal_ratio, ci,
+                               ci_method))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -234,89 +243,126 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def gate_unused(row: pd.Series) -> bool:
+    """True when a :func:`gate_use` row's interval holds 1 (no steeper where the gate is open)."""
+    return bool(row["ci_low"] <= 1 <= row["ci_high"])
+
+
 def _gate_phrase(row: pd.Series) -> str:
     """How a model's gate ratio (a :func:`gate_use` row) compares with 1 and with the signal's."""
+    if not (np.isfinite(row["ci_low"]) and np.isfinite(row["ci_high"])):
+        return f"{row['value']:.2f} (no interval)"
     ratio = f"{row['value']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
-    if row["ci_low"] <= 1 <= row["ci_high"]:
-        return f"{ratio}: it does not use the gate"
+    if gate_unused(row):
+        return f"{ratio}, no steeper where the gate is open"
     if row["ci_low"] > 1 and row["ci_high"] < row["signal"]:
-        return f"{ratio}: it uses the gate, less than the signal does"
+        return f"{ratio}, steeper where the gate is open but less than the signal"
     if row["ci_low"] > 1:
-        return f"{ratio}: it uses the gate as the signal does"
-    return f"{ratio}: flatter where the gate is open"
+        return f"{ratio}, as steep as the signal's"
+    return f"{ratio}, flatter where the gate is open"
 
 
-def explain(valid: pd.DataFrame, test: pd.DataFrame, gate: pd.DataFrame, model: str,
-            reference: str | None, *, known_r2: float, oracle_r2: float, model_r2: float,
+def _percent_range(values: pd.Series) -> str:
+    low, high = float(values.min()), float(values.max())
+    return f"{low:.0%}" if f"{low:.0%}" == f"{high:.0%}" else f"between {low:.0%} and {high:.0%}"
+
+
+def explain(short: "Shortfall", reference: str | None, *, known_r2: float, oracle_r2: float,
+            model_r2: float, gap: tuple[float, float, float] | None = None,
             labels: Mapping[str, str] | None = None, share: float = LEARNED_SHARE) -> str:
-    """The chapter's account of why ``model`` falls short of the oracle.
+    """The chapter's account of why ``short.model`` falls short of the oracle.
 
     Args:
-        valid, test: :func:`capture` on the valid and the test genes (the learned drivers are
-            chosen on ``valid``; the numbers are read on ``test``).
-        gate: :func:`gate_use` on the test genes.
-        model, reference: the book's transformer and the baseline beside it (``None``: none).
-        known_r2: the test Pearson r² of an oracle told only the learned drivers and the gate.
-        oracle_r2, model_r2: the full oracle's and ``model``'s test Pearson r².
+        short: :func:`analyse`'s result (the learned drivers are chosen on ``valid``; the
+            numbers are read on ``test``).
+        reference: the other network measured beside it (``None``: none).
+        known_r2: the test Pearson r² of an oracle told only the learned drivers.
+        oracle_r2, model_r2: the full oracle's and the model's test Pearson r².
+        gap: the full oracle minus the told-only-the-learned one, ``(value, low, high)``.
         labels: display names of models.
     """
     labels = dict(labels or {})
     say = lambda m: labels.get(m, m)  # noqa: E731
+    model, valid, test = short.model, short.valid, short.test
     mine = learned(valid, model, share)
-    rows = test[(test["model"] == model) & (test["motif"] != ALL)].set_index("motif")
+    rows = test[(test["model"] == model) & ~test["motif"].isin([ALL, ""])].set_index("motif")
     n, k = len(rows), len(mine)
     missed = rows.drop(index=mine)
     if k:
-        text = (f"Chosen on `valid`, {say(model)} carries at least {share:.0%} of the effect "
-                f"of {k} of the {n} drivers ({_names(test, mine)}), which give "
-                f"{rows.loc[mine, 'variance_share'].sum():.0%} of the variance the drivers put "
-                f"into the simulated mean; on `test` it carries "
-                f"{rows.loc[mine, 'value'].mean():.0%} of their effect on average")
+        text = (f"Chosen on valid, {say(model)} carries at least {share:.0%} of the effect of "
+                f"{k} of the {n} drivers ({_names(test, mine)}), which give "
+                f"{rows.loc[mine, 'variance_share'].sum():.0%} of the drivers' summed variance "
+                f"in the simulated mean; on test it carries "
+                f"{_percent_range(rows.loc[mine, 'value'])} of each one's effect")
     else:
-        text = (f"Chosen on `valid`, {say(model)} carries at least {share:.0%} of the effect "
-                f"of none of the {n} drivers")
-    if len(missed):
+        text = (f"Chosen on valid, {say(model)} carries at least {share:.0%} of the effect of "
+                f"none of the {n} drivers")
+    if len(missed) and missed["variance_share"].notna().any():
         big = missed["variance_share"].idxmax()
-        which = f", and at most {{}} of any of the other {len(missed)}" if k else \
-            ": on `test` it carries at most {} of any of them"
-        text += (which.format(f"{missed['value'].max():.0%}") + " (the largest of them, "
-                 f"{missed.loc[big, 'term']}, gives {missed.loc[big, 'variance_share']:.0%} of "
-                 "that variance)")
+        text += ((f", and at most {missed['value'].max():.0%} of any of the other "
+                  f"{len(missed)}" if k else
+                  f": on test it carries at most {missed['value'].max():.0%} of any of them")
+                 + f" (point estimates; the largest of them, {missed.loc[big, 'term']}, gives "
+                   f"{missed.loc[big, 'variance_share']:.0%} of that variance)")
     text += ". "
     if reference is not None and reference in set(valid["model"]):
         theirs = learned(valid, reference, share)
         if set(theirs) == set(mine):
-            text += (f"{_capital(say(reference))} learned the same {k} drivers and missed the "
-                     "same others, so what is missed is not one architecture's blind spot. "
-                     if k else f"Neither has {say(reference)}. ")
+            text += (f"{_capital(say(reference))}, judged the same way, carries at least "
+                     f"{share:.0%} of the same {k} and less of the others: the misses are not "
+                     f"peculiar to {say(model)}. " if k else
+                     f"Neither does {say(reference)}. ")
         else:
-            text += (f"{_capital(say(reference))} learned {len(theirs)} "
-                     f"({_names(valid, theirs) or 'none'}). ")
-    g = gate.set_index("model")
-    text += (f"The core element multiplies the drivers' effect in the genes that have it: on "
-             f"`test` the signal's slope on the drivers' summed effect is "
-             f"{float(gate['signal'].iloc[0]):.2f} times as steep in those genes as in the "
-             f"others; for {say(model)} it is {_gate_phrase(g.loc[model])}")
+            text += (f"{_capital(say(reference))}, judged the same way, carries at least "
+                     f"{share:.0%} of {len(theirs)} ({_names(valid, theirs) or 'none'}). ")
+    g = short.gate.set_index("model")
+    text += (f"The core element multiplies the drivers' effect by {1 / short.leak:g} in the "
+             f"genes that have it; on test the signal's slope on the drivers' summed effect is "
+             f"{float(short.gate['signal'].iloc[0]):.2f} times as steep in those genes as in "
+             f"the others (not {1 / short.leak:g}: expression floored at zero and silenced "
+             f"genes flatten it); {say(model)}'s is {_gate_phrase(g.loc[model])}")
     if reference is not None and reference in g.index:
-        text += f"; for {say(reference)}, {_gate_phrase(g.loc[reference])}"
-    told = f"the true sites of only the {k} learned drivers and" if k else "only"
-    text += (f". An oracle told {told} the gate reaches a test Pearson r² of {known_r2:.3f}, "
-             f"{known_r2 / oracle_r2:.0%} of the full oracle's {oracle_r2:.3f}: the drivers "
-             "never learned account for the rest of the oracle")
-    if k and model_r2 < known_r2:
-        text += (", and carrying only part of each learned driver's effect takes "
-                 f"{say(model)} from there down to its {model_r2:.3f}.")
-    else:
-        text += f"; {say(model)} reaches {model_r2:.3f}."
+        text += f"; {say(reference)}'s {_gate_phrase(g.loc[reference])}"
+    told = f"the true sites of only the {k} learned drivers" if k else "only the core element"
+    text += (f". An oracle told {told} (their occupancies are lower where the gate is closed, "
+             f"so it reads the gate through them) reaches a test Pearson r² of "
+             f"{known_r2:.3f}, {known_r2 / oracle_r2:.0%} of the full oracle's {oracle_r2:.3f}")
+    if gap is not None:
+        text += f" (the difference: {gap[0]:+.3f} [{gap[1]:+.3f}, {gap[2]:+.3f}])"
+    text += ": the drivers never learned account for that gap. "
+    reads = "does not read the gate" if gate_unused(g.loc[model]) else "reads the gate"
+    text += (f"{_capital(say(model))}, which carries only part of each learned driver's effect "
+             f"and {reads}, reaches {model_r2:.3f}." if k else
+             f"{_capital(say(model))} reaches {model_r2:.3f}.")
     return text
+
+
+def summary(short: "Shortfall", reference: str | None, *, known_r2: float,
+            labels: Mapping[str, str] | None = None, share: float = LEARNED_SHARE) -> str:
+    """One sentence of :func:`explain` for a chapter's summary."""
+    labels = dict(labels or {})
+    say = lambda m: labels.get(m, m)  # noqa: E731
+    mine = learned(short.valid, short.model, share)
+    n = int((~short.valid["motif"].isin([ALL, ""]) & (short.valid["model"] == short.model)).sum())
+    text = (f"{say(short.model)} carries at least {share:.0%} of the effect of {len(mine)} of "
+            f"the {n} drivers (chosen on valid)")
+    if reference is not None and reference in set(short.valid["model"]):
+        same = set(learned(short.valid, reference, share)) == set(mine)
+        text += f", {say(reference)} " + ("of the same ones" if same else "of others")
+    g = short.gate.set_index("model")
+    if gate_unused(g.loc[short.model]):
+        text += ", and does not read the core element's gate"
+    return (text + f"; an oracle told only those drivers' sites reaches a test Pearson r² of "
+            f"{known_r2:.3f}.")
 
 
 @dataclass
 class Shortfall:
     """What :func:`analyse` found: driver capture on ``valid`` and ``test``, the gate on
-    ``test``, the drivers ``learned`` by ``model`` (chosen on valid), and ``known_features``:
-    the oracle's features (:func:`cornlib.features.oracle_features`) for every gene of the data,
-    restricted to those drivers and the gate, for an oracle told only what the model learned."""
+    ``test``, the drivers ``learned`` by ``model`` (chosen on valid), ``known_features`` (the
+    oracle's features, :func:`cornlib.features.oracle_features`, for every gene of the data,
+    restricted to those drivers and the gate: an oracle told only what the model learned) and
+    the simulation's ``leak`` (the drivers' factor where the core element is missing)."""
 
     model: str
     valid: pd.DataFrame
@@ -324,6 +370,7 @@ class Shortfall:
     gate: pd.DataFrame
     learned: list[str]
     known_features: pd.DataFrame
+    leak: float = 0.5
 
 
 def capture_in(run_dir: str | os.PathLike, data, predictions: pd.DataFrame,
@@ -336,7 +383,8 @@ def capture_in(run_dir: str | os.PathLike, data, predictions: pd.DataFrame,
     signal = pd.read_parquet(artifacts.path(run_dir, "targets/signal.parquet"))
     return what(predictions, signal, truth, data.card, groups=options.get("groups"),
                 n_bootstrap=int(options["n_bootstrap"]), seed=int(options["seed"]),
-                ci=float(options.get("ci", 0.95)), **kwargs)
+                ci=float(options.get("ci", 0.95)), ci_method=options.get("ci_method", "bc"),
+                **kwargs)
 
 
 def analyse(run_dir: str | os.PathLike, data, folders: Mapping[str, str], model: str,
@@ -368,4 +416,5 @@ def analyse(run_dir: str | os.PathLike, data, folders: Mapping[str, str], model:
     truth = pd.read_parquet(artifacts.path(run_dir, "targets/truth_sites.parquet"))
     features = oracle_features(truth, data.table["gene_id"])
     known = features[[f"site:{m}" for m in chosen] + ["core_gate"]]
-    return Shortfall(model, valid, test, gate, chosen, known)
+    leak = float(data.card.get("parameters", {}).get("core_leak", 0.5))
+    return Shortfall(model, valid, test, gate, chosen, known, leak)

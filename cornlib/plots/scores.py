@@ -287,7 +287,7 @@ def recovery(table: pd.DataFrame, metric: str = "auprc"):
 
 @styled
 def driver_capture(table: pd.DataFrame, gate: pd.DataFrame | None = None,
-                   learned_share: float | None = None):
+                   learned_share: float | None = None, labels: dict[str, str] | None = None):
     """The share of each driver's effect that each model's predictions carry, with intervals,
     drivers ordered by their share of the drivers' variance (in the labels); a second panel
     gives each model's gate ratio beside the signal's.
@@ -296,6 +296,7 @@ def driver_capture(table: pd.DataFrame, gate: pd.DataFrame | None = None,
         table: :func:`cornlib.evaluate.shortfall.capture` (one split).
         gate: :func:`cornlib.evaluate.shortfall.gate_use` on the same genes, or ``None``.
         learned_share: drawn as a dotted line (the threshold of "learned").
+        labels: display names of the models.
 
     Returns:
         ``fig, axes``.
@@ -307,10 +308,11 @@ def driver_capture(table: pd.DataFrame, gate: pd.DataFrame | None = None,
 
     if table.empty:
         return placeholder("No drivers to capture (measured targets).")
+    labels = dict(labels or {})
     table = table[table["motif"] != "*"]  # the summary row of capture(summary=True)
     models = list(dict.fromkeys(table["model"]))
     order = (table.drop_duplicates("term").sort_values("variance_share", ascending=False))
-    labels = [f"{t} ({s:.0%})" for t, s in zip(order["term"], order["variance_share"])]
+    ticks = [f"{t} ({s:.0%})" for t, s in zip(order["term"], order["variance_share"])]
     widths = [3, 1] if gate is not None and not gate.empty else [1]
     fig, axes = plt.subplots(1, len(widths), figsize=(8, 0.32 * len(order) + 1.6),
                              gridspec_kw={"width_ratios": widths}, squeeze=False)
@@ -323,12 +325,12 @@ def driver_capture(table: pd.DataFrame, gate: pd.DataFrame | None = None,
         err = [np.maximum(sub["value"] - sub["ci_low"], 0),
                np.maximum(sub["ci_high"] - sub["value"], 0)]
         axes[0].errorbar(sub["value"], y, xerr=err, fmt="o", ms=4, capsize=2,
-                         color=colours[model], label=model)
+                         color=colours[model], label=labels.get(model, model))
     for x in (0, 1):
         axes[0].axvline(x, color="0.3", lw=0.8)
     if learned_share is not None:
         axes[0].axvline(learned_share, color="0.4", ls=":", lw=1)
-    axes[0].set_yticks(range(len(order)), labels)
+    axes[0].set_yticks(range(len(order)), ticks)
     axes[0].invert_yaxis()
     axes[0].set_xlabel("share of the driver's effect carried")
     axes[0].legend(frameon=False, fontsize=8, loc="lower right")
@@ -345,9 +347,9 @@ def driver_capture(table: pd.DataFrame, gate: pd.DataFrame | None = None,
         low = np.nanmin(np.r_[rows["ci_low"].to_numpy(float), 1.0])
         axes[1].set_xlim(min(low, 1.0) - 0.15, max(signal, np.nanmax(rows["ci_high"])) + 0.25)
         axes[1].axvline(1, color="0.3", lw=0.8)
-        axes[1].set_yticks(range(len(models)), models)
+        axes[1].set_yticks(range(len(models)), [labels.get(m, m) for m in models])
         axes[1].set_ylim(len(models) - 0.5, -0.5)
-        axes[1].set_xlabel("gated / ungated slope")
+        axes[1].set_xlabel("slope, gated ÷ other genes")
         axes[1].set_title("core gate", fontsize=9)
     sns.despine(fig)
     fig.tight_layout()
@@ -363,8 +365,8 @@ def learning_curve(results: pd.DataFrame, carried: pd.DataFrame | None = None,
     Args:
         results: the learning curve's results (``fraction, n_train_genes, model, metric,
             value, ci_low, ci_high``; :func:`cornlib.evaluate.recorded.curve`).
-        carried: rows ``model, n_train_genes, value, ci_low, ci_high`` (the summary rows of
-            :func:`cornlib.evaluate.shortfall.capture`), or ``None``.
+        carried: :func:`cornlib.evaluate.recorded.curve_carried` (its summary rows are drawn:
+            ``model, n_train_genes, value, ci_low, ci_high``), or ``None``.
         labels: display names of the models.
 
     Returns:
@@ -381,6 +383,8 @@ def learning_curve(results: pd.DataFrame, carried: pd.DataFrame | None = None,
         return placeholder("No learning curve is recorded for these data.")
     models = list(dict.fromkeys(results["model"]))
     colours = dict(zip(models, sns.color_palette("colorblind")))
+    if carried is not None and "motif" in carried:
+        carried = carried[carried["motif"] == "*"]  # the summaries of capture(summary=True)
     n = 2 if carried is not None and not carried.empty else 1
     fig, axes = plt.subplots(1, n, figsize=(4 * n, 3.2), squeeze=False)
     axes = axes[0]
