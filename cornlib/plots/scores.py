@@ -314,7 +314,7 @@ def driver_capture(table: pd.DataFrame, gate: pd.DataFrame | None = None,
     order = (table.drop_duplicates("term").sort_values("variance_share", ascending=False))
     ticks = [f"{t} ({s:.0%})" for t, s in zip(order["term"], order["variance_share"])]
     widths = [3, 1] if gate is not None and not gate.empty else [1]
-    fig, axes = plt.subplots(1, len(widths), figsize=(8, 0.32 * len(order) + 1.6),
+    fig, axes = plt.subplots(1, len(widths), figsize=(7.4, 0.32 * len(order) + 1.6),
                              gridspec_kw={"width_ratios": widths}, squeeze=False)
     axes = axes[0]
     colours = dict(zip(models, sns.color_palette("colorblind")))
