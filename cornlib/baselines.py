@@ -25,6 +25,7 @@ import pandas as pd
 from cornlib import CornlibWarning, features, sequence
 from cornlib.dataset import ModellingData
 from cornlib.evaluate import metrics
+from cornlib.evaluate.predictions import COLUMNS as PREDICTION_COLUMNS  # noqa: F401  (re-exported)
 from cornlib.features import (  # noqa: F401  (re-exported: chapter 04 calls baselines.*)
     motif_features,
     oracle_features,
@@ -32,8 +33,6 @@ from cornlib.features import (  # noqa: F401  (re-exported: chapter 04 calls bas
 )
 from cornlib.runtime import limit_threads
 
-#: Columns of :attr:`BaselineFit.predictions`.
-PREDICTION_COLUMNS = ("model", "seed", "gene_id", "species", "target", "y_true", "y_pred")
 #: Columns of :attr:`BaselineFit.tuning`.
 TUNING_COLUMNS = ("model", "group", "setting", "valid_r2", "chosen")
 #: Name of the tissues' target group (:func:`target_groups`).
@@ -46,7 +45,8 @@ class BaselineFit:
 
     Attributes:
         model: the baseline's name (``kmer_ridge``...).
-        predictions: test-set predictions, columns :data:`PREDICTION_COLUMNS`.
+        predictions: test-set predictions, columns
+            :data:`cornlib.evaluate.predictions.COLUMNS`.
         tuning: one row per group and candidate setting with its mean valid R²
             (columns :data:`TUNING_COLUMNS`).
         estimators: ``{group: fitted estimator}`` (sklearn pipelines from sequences, per-target

@@ -1,9 +1,8 @@
 """A trained model's predictions on a split, in the long form every evaluation reads.
 
-Columns (:data:`cornlib.baselines.PREDICTION_COLUMNS`): ``model, seed, gene_id, species,
-target, y_true, y_pred`` (``seed`` names the training run of a model trained several times) —
-the same table the baselines write, so a fine-tuned transformer and the
-baselines are scored by one call.
+Columns (:data:`COLUMNS`): ``model, seed, gene_id, species, target, y_true, y_pred``
+(``seed`` names the training run of a model trained several times) — the same table the
+baselines write, so a fine-tuned transformer and the baselines are scored by one call.
 """
 
 from __future__ import annotations
@@ -12,6 +11,9 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+
+#: Columns of a long prediction table (the baselines' predictions too).
+COLUMNS = ("model", "seed", "gene_id", "species", "target", "y_true", "y_pred")
 
 
 def check_targets(model_targets: Sequence[str], data_targets: Sequence[str],

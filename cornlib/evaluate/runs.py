@@ -17,13 +17,11 @@ import pandas as pd
 
 from cornlib import artifacts
 from cornlib.evaluate import metrics
-from cornlib.evaluate.predictions import long_predictions
+from cornlib.evaluate.predictions import COLUMNS, long_predictions
 from cornlib.io import read_json
 
 #: Prefix of the cross-species runs' folders (``finetune/from_<species>``).
 CROSS_PREFIX = "from_"
-#: Columns of a long prediction table (:mod:`cornlib.evaluate.predictions`).
-COLUMNS = ("model", "seed", "gene_id", "species", "target", "y_true", "y_pred")
 
 
 def scoring_options(run_dir: str | os.PathLike, data) -> dict[str, Any]:
