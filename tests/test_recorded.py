@@ -69,6 +69,10 @@ def test_the_recipe_benchmark_table_is_read_back(tmp_path):
     assert table.loc["a", "Δ vs reference [95% t]"] == "reference"
     assert table.loc["b", "Δ vs reference [95% t]"] == "+0.020 [-0.010, +0.050]"
     assert table.loc["b", "ended by early stopping"] == "2/3"
+    text = recorded.recipe_sentence(table, "b", "a")
+    assert text.startswith("b: mean best valid R² 0.220 over 3 seeds, sd 0.020, 2/3 ended")
+    assert "against a: mean best valid R² 0.200" in text
+    assert recorded.recipe_sentence(table, "florabert", "a") == ""
 
 
 def test_a_learning_curve_is_read_back_paired_and_checked_against_the_genes(tmp_path):

@@ -167,6 +167,23 @@ def recipes(pattern: str = RECIPES) -> tuple[str, pd.DataFrame] | None:
     return "; ".join(labels), shown
 
 
+def recipe_sentence(table: pd.DataFrame, recipe: str, against: str) -> str:
+    """``recipe``'s row of :func:`recipes`'s table beside ``against``'s: mean best valid R² over
+    its seeds, their spread and how many early stopping ended (``""`` when either is absent)."""
+    if recipe not in table.index or against not in table.index:
+        return ""
+
+    def said(name: str) -> str:
+        r = table.loc[name]
+        spread = f", sd {r['sd']:.3f}" if pd.notna(r["sd"]) else ""
+        return (f"{name}: mean best valid R² {r['valid R² (mean)']:.3f} over {int(r['seeds'])} "
+                f"seed{'s' if int(r['seeds']) > 1 else ''}{spread}, "
+                f"{r['ended by early stopping']} ended by early stopping, best epoch "
+                f"{r['best epoch']:.1f} of {r['epochs run']:.1f}")
+
+    return f"{said(recipe)}; against {said(against)}."
+
+
 #: The learning curve's committed tables (``benchmarks/learning_curve.py --out``).
 CURVE = "benchmarks/results/learning_curve"
 #: The files of the curve, with the results and runs as CSV and every seed's predictions as Parquet.
