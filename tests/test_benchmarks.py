@@ -41,14 +41,18 @@ def test_train_throughput_quick():
     assert set(mflop) == {"hybrid", "cnn"} and all(float(v) > 0 for v in mflop.values())
 
 
-def _recipes_module():
+def _benchmark(name: str):
+    """The module ``benchmarks/<name>.py``."""
     import importlib.util
 
-    path = REPO_ROOT / "benchmarks" / "finetune_recipes.py"
-    spec = importlib.util.spec_from_file_location("finetune_recipes", path)
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _recipes_module():
+    return _benchmark("finetune_recipes")
 
 
 def test_finetune_recipes_summary_pairs_seeds_with_a_t_interval():
@@ -142,13 +146,7 @@ def test_finetune_recipes_runs_seeds_and_writes_its_table(tmp_path):
 
 
 def _curve_module():
-    import importlib.util
-
-    path = REPO_ROOT / "benchmarks" / "learning_curve.py"
-    spec = importlib.util.spec_from_file_location("learning_curve", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _benchmark("learning_curve")
 
 
 def _finished_run_dir(root, lc):
