@@ -114,6 +114,12 @@ def test_a_learning_curve_is_read_back_paired_and_checked_against_the_genes(tmp_
     with pytest.raises(FileNotFoundError, match="runs.csv"):
         recorded.curve(out)
     pd.DataFrame({"fraction": [0.5], "model": ["random_init"]}).to_csv(out / "runs.csv")
+    with pytest.raises(FileNotFoundError, match="differences.csv"):
+        recorded.curve(out)
+    pd.DataFrame([dict(model=m, fraction=f, reference_model=m, reference_fraction=1.0,
+                       metric=metric, value=-0.2, ci_low=-0.3, ci_high=-0.1, verdict="worse")
+                  for m in ("random_init", "oracle") for f in (0.25, 0.5)
+                  for metric in ("pearson_r2", "r2")]).to_csv(out / "differences.csv")
     rec = recorded.curve(out)
 
     class Data:  # the two things curve_tables reads of a ModellingData

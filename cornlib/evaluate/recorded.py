@@ -186,8 +186,10 @@ def recipe_sentence(table: pd.DataFrame, recipe: str, against: str) -> str:
 
 #: The learning curve's committed tables (``benchmarks/learning_curve.py --out``).
 CURVE = "benchmarks/results/learning_curve"
-#: The files of the curve, with the results and runs as CSV and every seed's predictions as Parquet.
-CURVE_TABLES = {"results": "results.csv", "runs": "runs.csv", "predictions": "predictions.parquet"}
+#: The files of the curve, with the results, paired differences and runs as CSV and every seed's
+#: predictions as Parquet.
+CURVE_TABLES = {"results": "results.csv", "differences": "differences.csv", "runs": "runs.csv",
+                "predictions": "predictions.parquet"}
 
 
 def curve(path: str | os.PathLike | None = CURVE) -> Recorded | None:
@@ -216,30 +218,22 @@ def curve_predictions(record: Recorded) -> pd.DataFrame:
     return preds.drop(columns="fraction")
 
 
-def curve_steps(record: Recorded, options: dict[str, Any]) -> pd.DataFrame:
-    """Each model's paired difference between successive fractions of the training genes
-    (larger minus smaller, Pearson r² and R², seeds and clusters resampled together), with
-    columns ``model``, ``fraction``, ``from_fraction`` added to
-    :func:`cornlib.evaluate.metrics.paired_differences`'s.
-
-    Args:
-        options: the live run's scoring options (the same test genes and clusters).
-    """
-    from cornlib.evaluate import metrics
-
-    preds = curve_predictions(record)
-    fractions = sorted(record.tables["predictions"]["fraction"].unique())
-    pairs = [(f"{m}@{b:g}", f"{m}@{a:g}") for m in dict.fromkeys(record.tables["predictions"]
-                                                                 ["model"])
-             for a, b in zip(fractions, fractions[1:])]
-    diffs = metrics.paired_differences(preds, ["pearson_r2", "r2"],
-                                       reference=sorted({r for _, r in pairs}), **options)
-    keep = diffs[[(m, r) in set(pairs) for m, r in zip(diffs["model"], diffs["reference"])]]
-    keep = keep[keep["target"] == "overall"].copy()
-    split = keep["model"].str.rpartition("@")
-    keep["model"], keep["fraction"] = split[0], split[2].astype(float)
-    keep["from_fraction"] = keep["reference"].str.rpartition("@")[2].astype(float)
-    return keep.reset_index(drop=True)
+def curve_steps(record: Recorded) -> pd.DataFrame:
+    """Each model's last step of the curve, from the record's paired differences
+    (``differences.csv``: every fraction against the whole training set, seeds and clusters
+    resampled together), turned round to whole set minus the largest smaller fraction: columns
+    ``model``, ``fraction`` (1), ``from_fraction``, ``target``, ``metric``, ``value``,
+    ``ci_low``, ``ci_high`` and ``verdict``."""
+    d = record.tables["differences"]
+    d = d[(d["model"] == d["reference_model"]) & (d["reference_fraction"] == 1.0)
+          & (d["fraction"] < 1.0)]
+    last = d[d["fraction"] == d["fraction"].max()]
+    flip = {"better": "worse", "worse": "better"}
+    return pd.DataFrame({
+        "model": last["model"], "fraction": 1.0, "from_fraction": last["fraction"],
+        "target": "overall", "metric": last["metric"], "value": -last["value"],
+        "ci_low": -last["ci_high"], "ci_high": -last["ci_low"],
+        "verdict": [flip.get(v, v) for v in last["verdict"]]}).reset_index(drop=True)
 
 
 def curve_sentence(record: Recorded, steps: pd.DataFrame, carried: pd.DataFrame | None = None,
@@ -303,7 +297,7 @@ def curve_carried(record: Recorded, table: pd.DataFrame) -> pd.DataFrame:
 
 def curve_tables(record: Recorded, run_dir: str | os.PathLike, data,
                  options: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The curve's paired steps (:func:`curve_steps`) and, for every model but the oracle, the
+    """The curve's last steps (:func:`curve_steps`) and, for every model but the oracle, the
     share of each driver's effect it carries at each number of training genes
     (:func:`curve_carried`), against the answer key of ``run_dir``.
 
@@ -330,7 +324,7 @@ def curve_tables(record: Recorded, run_dir: str | os.PathLike, data,
                          "or record one for these data with benchmarks/learning_curve.py")
     sequence_models = preds[~preds["model"].str.startswith("oracle@")]
     table = shortfall.capture_in(run_dir, data, sequence_models, options, summary=True)
-    return curve_steps(record, options), curve_carried(record, table)
+    return curve_steps(record), curve_carried(record, table)
 
 
 def curve_summary(record: Recorded, steps: pd.DataFrame, model: str,
